@@ -1,0 +1,42 @@
+# Strata build. `make run` starts a standalone server; `make test` runs every test.
+GO       ?= go
+BIN      := bin/strata
+GOBIN    := $(shell $(GO) env GOPATH)/bin
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
+# Unit tests run with the race detector; e2e tests drive OS processes.
+TEST_FLAGS ?= -race -timeout 15m -p 2
+
+.PHONY: build test unit e2e run proto bench fuzz clean
+
+build:
+	$(GO) build -o $(BIN) ./cmd/strata
+
+run: build
+	./$(BIN) standalone
+
+test: build
+	$(GO) vet ./...
+	STRATA_BIN=$(CURDIR)/$(BIN) $(GO) test $(TEST_FLAGS) ./...
+
+unit:
+	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v /e2e)
+
+e2e: build
+	STRATA_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout 15m -v ./e2e/...
+
+bench: build
+	STRATA_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 3s ./bookie/...
+
+# Regenerates the committed protobuf code. Installs protoc from Debian's
+# protobuf-compiler when missing, and the Go plugins with go install.
+proto:
+	@command -v protoc >/dev/null || (apt-get update -qq && apt-get install -y -qq protobuf-compiler)
+	GOBIN=$(GOBIN) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+	GOBIN=$(GOBIN) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+	PATH=$(GOBIN):$$PATH protoc -I proto --go_out=proto --go_opt=paths=source_relative \
+		--go-grpc_out=proto --go-grpc_opt=paths=source_relative \
+		$$(find proto -name '*.proto')
+
+clean:
+	rm -rf bin

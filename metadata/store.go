@@ -54,10 +54,10 @@ const DefaultRoot = "/strata"
 // Store is a typed, revision-aware view of etcd under a root prefix. It is safe for
 // concurrent use.
 type Store struct {
-	cli   *clientv3.Client
-	own   bool // whether Close closes cli
-	root  string
-	Keys  Keys
+	cli  *clientv3.Client
+	own  bool // whether Close closes cli
+	root string
+	Keys Keys
 }
 
 // Open connects to etcd.

@@ -38,8 +38,13 @@ type Metadata struct {
 	// before.
 	LastEntry int64 `json:"lastEntry"`
 	// Length is the total payload bytes of entries 0..LastEntry once CLOSED.
-	Length    int64      `json:"length"`
-	Fragments []Fragment `json:"fragments"`
+	Length int64 `json:"length"`
+	// LengthIsLowerBound marks a Length set by recovery: it counts only the entries
+	// recovery read forward (after the highest LAC the bookies reported), because the
+	// sizes of the entries before were never recorded anywhere recovery can see them
+	// without re-reading the whole ledger. Exact when the writer closed the ledger.
+	LengthIsLowerBound bool       `json:"lengthIsLowerBound,omitempty"`
+	Fragments          []Fragment `json:"fragments"`
 	// CreatedUnixMillis is when the ledger was created (for age-based rollover/retention).
 	CreatedUnixMillis int64 `json:"createdUnixMillis"`
 	// Custom carries the owner's annotations (e.g. the topic a ledger belongs to).
@@ -92,6 +97,52 @@ func (m *Metadata) FragmentFor(e int64) Fragment {
 		f = g
 	}
 	return f
+}
+
+// LastFragment returns the fragment new entries are written to.
+func (m *Metadata) LastFragment() Fragment { return m.Fragments[len(m.Fragments)-1] }
+
+// WithEnsembleChange returns a copy of m in which entries from first on are stored on
+// the last ensemble with the bookies at the given positions replaced. When the last
+// fragment already starts at first (an earlier change wrote nothing acknowledged to it),
+// that fragment is rewritten in place instead of adding an empty one.
+func (m *Metadata) WithEnsembleChange(first int64, replace map[int]string) (*Metadata, error) {
+	last := m.LastFragment()
+	if first < last.FirstEntry {
+		return nil, fmt.Errorf("ledger: ensemble change at entry %d before the last fragment (%d)", first, last.FirstEntry)
+	}
+	ens := append([]string(nil), last.Ensemble...)
+	for p, b := range replace {
+		if p < 0 || p >= len(ens) {
+			return nil, fmt.Errorf("ledger: ensemble position %d out of range", p)
+		}
+		ens[p] = b
+	}
+	c := m.Clone()
+	if first == last.FirstEntry {
+		c.Fragments[len(c.Fragments)-1].Ensemble = ens
+	} else {
+		c.Fragments = append(c.Fragments, Fragment{FirstEntry: first, Ensemble: ens})
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Bookies returns every distinct bookie that stores some fragment, in first-seen order.
+func (m *Metadata) Bookies() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range m.Fragments {
+		for _, b := range f.Ensemble {
+			if !seen[b] {
+				seen[b] = true
+				out = append(out, b)
+			}
+		}
+	}
+	return out
 }
 
 // WriteSet returns the ensemble positions that store entry e: Qw consecutive positions

@@ -1,0 +1,294 @@
+package managedledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/strata-io/strata/bookie/ledger"
+	"github.com/strata-io/strata/broker/managedledger/cursor"
+	"github.com/strata-io/strata/metadata"
+)
+
+// Position is a place in the log: (ledger id, entry id).
+type Position = cursor.Position
+
+// Config holds a managed ledger's settings. Zero values take the defaults.
+type Config struct {
+	// Persistence of new ledgers. Default 1/1/1 (standalone); clusters set 2/2/2 or more.
+	EnsembleSize, WriteQuorum, AckQuorum int
+	// Rollover limits (Pulsar's defaults: 50,000 entries, 2 GiB, 4 h).
+	MaxEntriesPerLedger int64
+	MaxSizePerLedger    int64
+	MaxLedgerAge        time.Duration
+	// CacheBytes bounds the cache of recent entries kept for tailing readers.
+	CacheBytes int64
+	// CursorFlushInterval is how often changed cursors are persisted (default 1 s).
+	CursorFlushInterval time.Duration
+	Logger              *slog.Logger
+}
+
+func (c *Config) applyDefaults() {
+	if c.EnsembleSize == 0 {
+		c.EnsembleSize, c.WriteQuorum, c.AckQuorum = 1, 1, 1
+	}
+	if c.MaxEntriesPerLedger == 0 {
+		c.MaxEntriesPerLedger = 50_000
+	}
+	if c.MaxSizePerLedger == 0 {
+		c.MaxSizePerLedger = 2 << 30
+	}
+	if c.MaxLedgerAge == 0 {
+		c.MaxLedgerAge = 4 * time.Hour
+	}
+	if c.CacheBytes == 0 {
+		c.CacheBytes = 16 << 20
+	}
+	if c.CursorFlushInterval == 0 {
+		c.CursorFlushInterval = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Factory opens managed ledgers over one etcd store and one ledger client.
+type Factory struct {
+	store *metadata.Store
+	lc    *ledger.Client
+	cfg   Config
+}
+
+// NewFactory returns a Factory; cfg is the default for every managed ledger it opens.
+func NewFactory(store *metadata.Store, lc *ledger.Client, cfg Config) *Factory {
+	cfg.applyDefaults()
+	return &Factory{store: store, lc: lc, cfg: cfg}
+}
+
+// Entry is one entry read from the log.
+type Entry struct {
+	Pos  Position
+	Data []byte
+}
+
+type mlState int
+
+const (
+	stateOpen    mlState = iota // a writer is ready
+	stateRolling                // a new ledger is being created; adds queue
+	stateFenced                 // a newer owner exists
+	stateClosed
+)
+
+// addOp is one append in flight. Ops complete (their callbacks run) in the order they
+// were made.
+type addOp struct {
+	data []byte
+	cb   func(Position, error)
+	// set on completion:
+	done bool
+	pos  Position
+	err  error
+}
+
+// ManagedLedger is one topic's log. It is safe for concurrent use.
+type ManagedLedger struct {
+	name  string
+	key   string
+	store *metadata.Store
+	lc    *ledger.Client
+	cfg   Config
+	log   *slog.Logger
+
+	// submitMu serialises handing ops to the ledger writer, so that entry ids follow the
+	// order of the pending queue. It is never taken from a completion callback.
+	submitMu sync.Mutex
+	// metaMu serialises writes of the record to etcd (rollover, trimming, terminate). It is
+	// held across etcd round trips by design; nothing on the add path takes it.
+	metaMu sync.Mutex
+
+	mu      sync.Mutex
+	state   mlState
+	info    *Info
+	infoRev int64
+	writer  *ledger.Writer
+	// Invariant: curCreated is when the current ledger was created (age-based rollover).
+	curCreated time.Time
+	// Invariant: pending holds every op not yet completed, in submission order; queued
+	// holds the tail of it that waits for the next ledger while rolling over.
+	pending []*addOp
+	queued  []*addOp
+	// writerBroken: the current writer failed; the next add rolls over.
+	writerBroken bool
+	// Invariant: lastConfirmed is the last successfully added entry (or (curLedger, -1)).
+	lastConfirmed Position
+	// newEntries is closed (and replaced) whenever lastConfirmed advances.
+	newEntries chan struct{}
+	cache      *entryCache
+	readers    map[int64]*ledger.Reader
+	cursors    map[string]*Cursor
+	// layoutGen counts changes of the ledger list or its entry counts; cursors re-read
+	// the layout when it moved.
+	layoutGen uint64
+	trimming  bool
+
+	closeOnce sync.Once
+	stop      chan struct{}
+	bg        sync.WaitGroup
+}
+
+// Open opens (creating if needed) the managed ledger called name, fencing any previous
+// owner: see the package documentation.
+func (f *Factory) Open(ctx context.Context, name string) (*ManagedLedger, error) {
+	ml := &ManagedLedger{
+		name: name, key: f.store.Keys.Under("managed-ledgers", name),
+		store: f.store, lc: f.lc, cfg: f.cfg, log: f.cfg.Logger.With("topic", name),
+		newEntries: make(chan struct{}),
+		cache:      newEntryCache(f.cfg.CacheBytes),
+		readers:    map[int64]*ledger.Reader{},
+		cursors:    map[string]*Cursor{},
+		stop:       make(chan struct{}),
+	}
+	if err := ml.open(ctx); err != nil {
+		return nil, err
+	}
+	if err := ml.loadCursors(ctx); err != nil {
+		ml.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	ml.bg.Add(1)
+	go ml.flushLoop()
+	return ml, nil
+}
+
+func (ml *ManagedLedger) open(ctx context.Context) error {
+	info, rev, err := ml.readOrCreateInfo(ctx)
+	if err != nil {
+		return err
+	}
+	// Recover every ledger the previous owner may have left open; this fences them.
+	var empty []int64
+	kept := info.Ledgers[:0:0]
+	for _, li := range info.Ledgers {
+		if !li.Closed {
+			md, err := ml.lc.OpenRecover(ctx, li.ID)
+			if err != nil {
+				return fmt.Errorf("managedledger %s: recover ledger %d: %w", ml.name, li.ID, err)
+			}
+			li.Entries, li.Size, li.Closed = md.LastEntry+1, md.Length, true
+			if li.Entries == 0 {
+				empty = append(empty, li.ID)
+				continue
+			}
+		}
+		kept = append(kept, li)
+	}
+	info.Ledgers = kept
+	w, err := ml.createLedger(ctx)
+	if err != nil {
+		return err
+	}
+	info.Ledgers = append(info.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: time.Now().UnixMilli()})
+	data, err := info.marshal()
+	if err != nil {
+		return err
+	}
+	newRev, err := ml.store.CAS(ctx, ml.key, data, rev)
+	if err != nil {
+		ml.abandonLedger(w)
+		if errors.Is(err, metadata.ErrRevisionMismatch) {
+			return fmt.Errorf("%w: %s was opened concurrently by another owner", ErrFenced, ml.name)
+		}
+		return err
+	}
+	for _, id := range empty {
+		ml.deleteLedgerBackground(id)
+	}
+	ml.info, ml.infoRev, ml.writer, ml.curCreated = info, newRev, w, time.Now()
+	ml.lastConfirmed = Position{Ledger: w.ID(), Entry: -1}
+	for i := len(info.Ledgers) - 2; i >= 0; i-- {
+		if li := info.Ledgers[i]; li.Entries > 0 {
+			ml.lastConfirmed = Position{Ledger: li.ID, Entry: li.Entries - 1}
+			break
+		}
+	}
+	return nil
+}
+
+func (ml *ManagedLedger) readOrCreateInfo(ctx context.Context) (*Info, int64, error) {
+	for {
+		v, err := ml.store.Get(ctx, ml.key)
+		if err == nil {
+			info, err := unmarshalInfo(v.Data)
+			return info, v.ModRevision, err
+		}
+		if !errors.Is(err, metadata.ErrNotFound) {
+			return nil, 0, err
+		}
+		info := &Info{}
+		data, _ := info.marshal()
+		rev, err := ml.store.Create(ctx, ml.key, data)
+		if err == nil {
+			return info, rev, nil
+		}
+		if !errors.Is(err, metadata.ErrExists) {
+			return nil, 0, err
+		}
+	}
+}
+
+func (ml *ManagedLedger) createLedger(ctx context.Context) (*ledger.Writer, error) {
+	w, err := ml.lc.Create(ctx, ledgerCreateOptions(ml.cfg, map[string]string{"managedLedger": ml.name}))
+	if err != nil {
+		return nil, fmt.Errorf("managedledger %s: create ledger: %w", ml.name, err)
+	}
+	return w, nil
+}
+
+func ledgerCreateOptions(cfg Config, custom map[string]string) ledger.CreateOptions {
+	return ledger.CreateOptions{
+		EnsembleSize: cfg.EnsembleSize, WriteQuorum: cfg.WriteQuorum, AckQuorum: cfg.AckQuorum,
+		Custom: custom,
+	}
+}
+
+// abandonLedger closes and deletes a ledger that never made it into the record.
+func (ml *ManagedLedger) abandonLedger(w *ledger.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = w.Close(ctx)
+	if err := ml.lc.Delete(ctx, w.ID()); err != nil {
+		ml.log.Warn("delete abandoned ledger", "ledger", w.ID(), "err", err)
+	}
+}
+
+// Name is the managed ledger's name (the topic).
+func (ml *ManagedLedger) Name() string { return ml.name }
+
+// LastConfirmed is the position of the last entry added successfully, or (L, -1) for the
+// current ledger L when the log has no entries.
+func (ml *ManagedLedger) LastConfirmed() Position {
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
+	return ml.lastConfirmed
+}
+
+// NewEntries returns a channel that is closed once an entry after the current
+// LastConfirmed is added (a tailing reader's wake-up).
+func (ml *ManagedLedger) NewEntries() <-chan struct{} {
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
+	return ml.newEntries
+}
+
+// Info returns a copy of the ledger list as currently known (with live counts for the
+// current ledger).
+func (ml *ManagedLedger) Info() Info {
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
+	return *ml.info.clone()
+}

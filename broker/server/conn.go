@@ -1,0 +1,273 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strata-io/strata/broker/wire"
+	"github.com/strata-io/strata/proto/pulsar"
+)
+
+// maxProtocolVersion is the newest protocol version we speak; CONNECTED answers
+// min(client, this).
+const maxProtocolVersion = 21
+
+// minProtocolVersion: older clients lack fields the broker relies on.
+const minProtocolVersion = 6
+
+// outFrame is one frame queued for the writer. entry is set for MESSAGE frames.
+type outFrame struct {
+	cmd   *pulsar.BaseCommand
+	entry []byte
+}
+
+// conn is one client connection. The reader goroutine (run) owns reading and handling;
+// the writer goroutine owns the socket's write side. Handlers that do I/O (opening a
+// topic) run on their own goroutines and answer through the same queue.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	log *slog.Logger
+
+	out       chan outFrame
+	done      chan struct{} // closed when the connection is torn down
+	closeOnce sync.Once
+	// publishSlots bounds SENDs awaiting receipts (back-pressure on a fast producer).
+	publishSlots chan struct{}
+	handlers     sync.WaitGroup
+
+	mu sync.Mutex
+	// Invariant: producers and consumers hold this connection's registered handles by
+	// the client's ids; a closed connection holds none.
+	producers map[uint64]*producerHandle
+	consumers map[uint64]*consumerHandle
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{
+		srv: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
+		out:          make(chan outFrame, 1024),
+		done:         make(chan struct{}),
+		publishSlots: make(chan struct{}, s.cfg.MaxPendingPublishPerConnection),
+		producers:    map[uint64]*producerHandle{},
+		consumers:    map[uint64]*consumerHandle{},
+	}
+}
+
+// send queues a frame for the writer; it drops it if the connection is gone.
+func (c *conn) send(cmd *pulsar.BaseCommand) { c.sendFrame(outFrame{cmd: cmd}) }
+
+func (c *conn) sendFrame(f outFrame) bool {
+	select {
+	case c.out <- f:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// close tears the connection down (idempotent): the socket closes, producers and
+// consumers are unregistered from their topics.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.nc.Close()
+	})
+}
+
+func (c *conn) run() {
+	defer c.teardown()
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	defer func() { <-writerDone }()
+	defer c.close()
+
+	r := wire.NewReader(c.nc, c.srv.cfg.MaxMessageSize+wire.FramePadding)
+	if err := c.handshake(r); err != nil {
+		c.log.Debug("handshake failed", "err", err)
+		return
+	}
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+		f, err := r.ReadFrame()
+		if err != nil {
+			select {
+			case <-c.done:
+			default:
+				if !errors.Is(err, net.ErrClosed) {
+					c.log.Debug("connection read ended", "err", err)
+				}
+			}
+			return
+		}
+		if err := c.handle(f); err != nil {
+			c.log.Info("closing connection", "err", err)
+			return
+		}
+	}
+}
+
+func (c *conn) handshake(r *wire.Reader) error {
+	c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	f, err := r.ReadFrame()
+	if err != nil {
+		return err
+	}
+	if f.Command.GetType() != pulsar.BaseCommand_CONNECT {
+		return fmt.Errorf("server: first command is %s, not CONNECT", f.Command.GetType())
+	}
+	cc := f.Command.GetConnect()
+	v := cc.GetProtocolVersion()
+	if v < minProtocolVersion {
+		c.send(wire.NewError(0, pulsar.ServerError_UnsupportedVersionError,
+			fmt.Sprintf("protocol version %d is too old; need %d or newer", v, minProtocolVersion)))
+		return fmt.Errorf("server: protocol version %d unsupported", v)
+	}
+	if v > maxProtocolVersion {
+		v = maxProtocolVersion
+	}
+	c.log = c.log.With("client", cc.GetClientVersion())
+	c.send(wire.NewConnected(c.srv.cfg.ServerVersion, v, int32(c.srv.cfg.MaxMessageSize)))
+	return nil
+}
+
+// writeLoop batches queued frames into one write per wake-up.
+func (c *conn) writeLoop() {
+	w := wire.NewWriter(c.nc, c.srv.cfg.MaxMessageSize+wire.FramePadding)
+	for {
+		var f outFrame
+		select {
+		case f = <-c.out:
+		case <-c.done:
+			return
+		}
+		for {
+			c.appendFrame(w, f)
+			if w.Buffered() >= 256<<10 {
+				break
+			}
+			select {
+			case f = <-c.out:
+				continue
+			default:
+			}
+			break
+		}
+		c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+		if err := w.Flush(); err != nil {
+			c.log.Debug("write failed", "err", err)
+			c.close()
+			return
+		}
+	}
+}
+
+func (c *conn) appendFrame(w *wire.Writer, f outFrame) {
+	var err error
+	if f.entry != nil {
+		err = w.WritePayloadCommand(f.cmd, nil, f.entry)
+	} else {
+		err = w.WriteCommand(f.cmd)
+	}
+	if err != nil {
+		// A frame we cannot encode is our bug or a stored entry we cannot frame; the
+		// client must not see half of it. Log it and leave it out.
+		c.log.Error("cannot encode frame", "type", f.cmd.GetType().String(), "err", err)
+	}
+}
+
+// teardown unregisters everything this connection held.
+func (c *conn) teardown() {
+	c.handlers.Wait()
+	c.mu.Lock()
+	producers := c.producers
+	consumers := c.consumers
+	c.producers, c.consumers = map[uint64]*producerHandle{}, map[uint64]*consumerHandle{}
+	c.mu.Unlock()
+	for _, p := range producers {
+		p.topic.RemoveProducer(p.p)
+	}
+	for _, cs := range consumers {
+		cs.detach()
+	}
+}
+
+// async runs a handler that does I/O on its own goroutine, bounded by the connection's
+// life.
+func (c *conn) async(f func(ctx context.Context)) {
+	c.handlers.Add(1)
+	go func() {
+		defer c.handlers.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		go func() {
+			select {
+			case <-c.done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		f(ctx)
+	}()
+}
+
+// handle dispatches one frame. A returned error closes the connection.
+func (c *conn) handle(f wire.Frame) error {
+	cmd := f.Command
+	switch cmd.GetType() {
+	case pulsar.BaseCommand_PING:
+		c.send(wire.NewPong())
+	case pulsar.BaseCommand_PONG:
+	case pulsar.BaseCommand_CONNECT:
+		return errors.New("server: CONNECT after the handshake")
+	case pulsar.BaseCommand_LOOKUP:
+		c.handleLookup(cmd.GetLookupTopic())
+	case pulsar.BaseCommand_PARTITIONED_METADATA:
+		c.handlePartitionedMetadata(cmd.GetPartitionMetadata())
+	case pulsar.BaseCommand_GET_TOPICS_OF_NAMESPACE:
+		c.handleTopicsOfNamespace(cmd.GetGetTopicsOfNamespace())
+	case pulsar.BaseCommand_GET_SCHEMA:
+		c.send(wire.NewGetSchemaError(cmd.GetGetSchema().GetRequestId(), pulsar.ServerError_TopicNotFound, wire.SchemaNotFoundMessage))
+	case pulsar.BaseCommand_GET_OR_CREATE_SCHEMA:
+		// Schemas are accepted and not stored yet: every schema is version 0.
+		c.send(wire.NewGetOrCreateSchemaResponse(cmd.GetGetOrCreateSchema().GetRequestId(), make([]byte, 8)))
+	case pulsar.BaseCommand_PRODUCER:
+		c.handleProducer(cmd.GetProducer())
+	case pulsar.BaseCommand_SEND:
+		c.handleSend(cmd.GetSend(), f)
+	case pulsar.BaseCommand_CLOSE_PRODUCER:
+		c.handleCloseProducer(cmd.GetCloseProducer())
+	case pulsar.BaseCommand_AUTH_RESPONSE:
+		// Authentication is not enabled; nothing to refresh.
+	default:
+		if c.handleConsumerCommand(f) {
+			return nil
+		}
+		if id, ok := wire.RequestID(cmd); ok {
+			c.send(wire.NewError(id, pulsar.ServerError_NotAllowedError,
+				fmt.Sprintf("command %s is not supported by this broker", cmd.GetType())))
+			return nil
+		}
+		c.log.Debug("ignoring unsupported command", "type", cmd.GetType().String())
+	}
+	return nil
+}
+
+func errMessage(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+var _ = proto.Bool

@@ -1,0 +1,166 @@
+package server
+
+import (
+	"context"
+	"errors"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/strata-io/strata/broker/managedledger"
+	"github.com/strata-io/strata/broker/service"
+	"github.com/strata-io/strata/broker/topic"
+	"github.com/strata-io/strata/broker/wire"
+	"github.com/strata-io/strata/proto/pulsar"
+)
+
+// producerHandle is a producer registered on this connection.
+type producerHandle struct {
+	id    uint64
+	topic *service.Topic
+	p     *service.Producer
+}
+
+func accessMode(m pulsar.ProducerAccessMode) service.AccessMode {
+	switch m {
+	case pulsar.ProducerAccessMode_Exclusive:
+		return service.AccessExclusive
+	case pulsar.ProducerAccessMode_WaitForExclusive:
+		return service.AccessWaitForExclusive
+	case pulsar.ProducerAccessMode_ExclusiveWithFencing:
+		return service.AccessExclusiveWithFencing
+	default:
+		return service.AccessShared
+	}
+}
+
+func (c *conn) handleProducer(cmd *pulsar.CommandProducer) {
+	reqID, prodID := cmd.GetRequestId(), cmd.GetProducerId()
+	c.mu.Lock()
+	if existing, ok := c.producers[prodID]; ok {
+		c.mu.Unlock()
+		// The client retried its create on the same connection: answer the same.
+		c.send(wire.NewProducerSuccess(reqID, existing.p.Name(), -1, nil))
+		return
+	}
+	c.mu.Unlock()
+	c.async(func(ctx context.Context) {
+		name, err := topic.Parse(cmd.GetTopic())
+		if err != nil {
+			c.send(wire.NewError(reqID, pulsar.ServerError_InvalidTopicName, err.Error()))
+			return
+		}
+		t, err := c.srv.svc.Topic(ctx, name, true)
+		if err != nil {
+			c.send(wire.NewError(reqID, serverError(err), err.Error()))
+			return
+		}
+		h := &producerHandle{id: prodID, topic: t}
+		spec := service.ProducerSpec{AccessMode: accessMode(cmd.GetProducerAccessMode())}
+		if cmd.GetUserProvidedProducerName() || cmd.ProducerName != nil {
+			spec.Name = cmd.GetProducerName()
+		}
+		spec.OnClose = func() { c.brokerClosedProducer(h) }
+		p, err := t.AddProducer(ctx, spec)
+		if err != nil {
+			c.send(wire.NewError(reqID, serverError(err), err.Error()))
+			return
+		}
+		h.p = p
+		c.mu.Lock()
+		select {
+		case <-c.done:
+			c.mu.Unlock()
+			t.RemoveProducer(p)
+			return
+		default:
+		}
+		c.producers[prodID] = h
+		c.mu.Unlock()
+		select {
+		case <-p.Ready():
+		default:
+			// WaitForExclusive: tell the client to wait, then succeed once it is our turn.
+			wait := wire.NewProducerSuccess(reqID, p.Name(), -1, nil)
+			wait.ProducerSuccess.ProducerReady = proto.Bool(false)
+			c.send(wait)
+			select {
+			case <-p.Ready():
+			case <-c.done:
+				return
+			}
+		}
+		c.send(wire.NewProducerSuccess(reqID, p.Name(), -1, nil))
+	})
+}
+
+// brokerClosedProducer tells the client its producer was closed by the broker (topic
+// unloaded or moved); the client reconnects through lookup.
+func (c *conn) brokerClosedProducer(h *producerHandle) {
+	c.mu.Lock()
+	if c.producers[h.id] != h {
+		c.mu.Unlock()
+		return
+	}
+	delete(c.producers, h.id)
+	c.mu.Unlock()
+	c.send(wire.NewCloseProducer(h.id, 0, "", ""))
+}
+
+func (c *conn) handleSend(cmd *pulsar.CommandSend, f wire.Frame) {
+	prodID, seq := cmd.GetProducerId(), cmd.GetSequenceId()
+	c.mu.Lock()
+	h := c.producers[prodID]
+	c.mu.Unlock()
+	if h == nil {
+		c.send(wire.NewSendError(prodID, seq, pulsar.ServerError_NotAllowedError, "no producer with this id on the connection"))
+		return
+	}
+	select {
+	case <-h.p.Ready():
+	default:
+		c.send(wire.NewSendError(prodID, seq, pulsar.ServerError_NotAllowedError, "producer is waiting for exclusive access"))
+		return
+	}
+	if f.PayloadErr != nil {
+		code := pulsar.ServerError_PersistenceError
+		var ce *wire.ChecksumError
+		if errors.As(f.PayloadErr, &ce) {
+			code = pulsar.ServerError_ChecksumError
+		}
+		c.send(wire.NewSendError(prodID, seq, code, f.PayloadErr.Error()))
+		return
+	}
+	n := int(cmd.GetNumMessages())
+	if n <= 0 {
+		n = 1
+	}
+	// Back-pressure: at most MaxPendingPublishPerConnection sends await receipts.
+	select {
+	case c.publishSlots <- struct{}{}:
+	case <-c.done:
+		return
+	}
+	h.topic.Publish(f.Payload.Entry, n, func(pos managedledger.Position, err error) {
+		<-c.publishSlots
+		if err != nil {
+			code := serverError(err)
+			if code == pulsar.ServerError_UnknownError || code == pulsar.ServerError_ServiceNotReady {
+				code = pulsar.ServerError_PersistenceError
+			}
+			c.send(wire.NewSendError(prodID, seq, code, err.Error()))
+			return
+		}
+		c.send(wire.NewSendReceipt(prodID, seq, pos.Ledger, pos.Entry))
+	})
+}
+
+func (c *conn) handleCloseProducer(cmd *pulsar.CommandCloseProducer) {
+	c.mu.Lock()
+	h := c.producers[cmd.GetProducerId()]
+	delete(c.producers, cmd.GetProducerId())
+	c.mu.Unlock()
+	if h != nil {
+		h.topic.RemoveProducer(h.p)
+	}
+	c.send(wire.NewSuccess(cmd.GetRequestId()))
+}

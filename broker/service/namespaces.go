@@ -1,0 +1,181 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/strata-io/strata/broker/topic"
+	"github.com/strata-io/strata/metadata"
+)
+
+// TenantInfo is a tenant's record (Pulsar's TenantInfo JSON shape).
+type TenantInfo struct {
+	AdminRoles      []string `json:"adminRoles"`
+	AllowedClusters []string `json:"allowedClusters"`
+}
+
+// Policies is a namespace's record: the subset of Pulsar's namespace policies Strata
+// enforces (more join as the admin API grows).
+type Policies struct {
+	DeduplicationEnabled *bool `json:"deduplicationEnabled,omitempty"`
+	AutoTopicCreation    *bool `json:"autoTopicCreation,omitempty"`
+	MaxProducersPerTopic int   `json:"max_producers_per_topic,omitempty"`
+	MaxConsumersPerTopic int   `json:"max_consumers_per_topic,omitempty"`
+	MessageTTLInSeconds  int   `json:"message_ttl_in_seconds,omitempty"`
+}
+
+// PartitionedTopicMetadata is the record of a partitioned topic.
+type PartitionedTopicMetadata struct {
+	Partitions int `json:"partitions"`
+}
+
+// Namespaces reads and writes tenants, namespaces and partitioned-topic metadata.
+type Namespaces struct{ s *metadata.Store }
+
+// ErrNotFound: the tenant, namespace or topic does not exist.
+var ErrNotFound = errors.New("service: not found")
+
+func (n *Namespaces) tenantKey(t string) string { return n.s.Keys.Under("tenants", t) }
+func (n *Namespaces) nsKey(ns string) string    { return n.s.Keys.Under("namespaces", ns) }
+func (n *Namespaces) partitionedKey(name topic.Name) string {
+	return n.s.Keys.Under("partitioned-topics", string(name.Domain), name.Tenant, name.Namespace, name.Local)
+}
+
+// Bootstrap creates tenant "public" and namespace "public/default" if absent.
+func (n *Namespaces) Bootstrap(ctx context.Context, cluster string) error {
+	if err := n.CreateTenant(ctx, "public", TenantInfo{AllowedClusters: []string{cluster}}); err != nil && !errors.Is(err, metadata.ErrExists) {
+		return err
+	}
+	if err := n.CreateNamespace(ctx, "public/default", Policies{}); err != nil && !errors.Is(err, metadata.ErrExists) {
+		return err
+	}
+	return nil
+}
+
+// CreateTenant creates a tenant; metadata.ErrExists if it exists.
+func (n *Namespaces) CreateTenant(ctx context.Context, t string, info TenantInfo) error {
+	if err := topic.ValidateTenant(t); err != nil {
+		return err
+	}
+	if info.AdminRoles == nil {
+		info.AdminRoles = []string{}
+	}
+	if info.AllowedClusters == nil {
+		info.AllowedClusters = []string{}
+	}
+	b, _ := json.Marshal(info)
+	_, err := n.s.Create(ctx, n.tenantKey(t), b)
+	return err
+}
+
+// CreateNamespace creates tenant/ns; metadata.ErrExists if it exists, ErrNotFound if the
+// tenant does not.
+func (n *Namespaces) CreateNamespace(ctx context.Context, ns string, p Policies) error {
+	if err := topic.ValidateNamespace(ns); err != nil {
+		return err
+	}
+	t, _, _ := strings.Cut(ns, "/")
+	if _, err := n.s.Get(ctx, n.tenantKey(t)); err != nil {
+		if errors.Is(err, metadata.ErrNotFound) {
+			return fmt.Errorf("%w: tenant %s", ErrNotFound, t)
+		}
+		return err
+	}
+	b, _ := json.Marshal(p)
+	_, err := n.s.Create(ctx, n.nsKey(ns), b)
+	return err
+}
+
+// Policies returns a namespace's policies; ErrNotFound if it does not exist.
+func (n *Namespaces) Policies(ctx context.Context, ns string) (Policies, error) {
+	v, err := n.s.Get(ctx, n.nsKey(ns))
+	if err != nil {
+		if errors.Is(err, metadata.ErrNotFound) {
+			return Policies{}, fmt.Errorf("%w: namespace %s", ErrNotFound, ns)
+		}
+		return Policies{}, err
+	}
+	var p Policies
+	if err := json.Unmarshal(v.Data, &p); err != nil {
+		return Policies{}, fmt.Errorf("service: namespace %s: bad record: %w", ns, err)
+	}
+	return p, nil
+}
+
+// PartitionedMetadata returns the partition count of a topic: 0 when it is not
+// partitioned (or does not exist, or is itself a partition).
+func (n *Namespaces) PartitionedMetadata(ctx context.Context, name topic.Name) (int, error) {
+	if name.IsPartition() {
+		return 0, nil
+	}
+	v, err := n.s.Get(ctx, n.partitionedKey(name))
+	if err != nil {
+		if errors.Is(err, metadata.ErrNotFound) {
+			return 0, nil
+		}
+		return 0, err
+	}
+	var m PartitionedTopicMetadata
+	if err := json.Unmarshal(v.Data, &m); err != nil {
+		return 0, fmt.Errorf("service: partitioned topic %s: bad record: %w", name, err)
+	}
+	return m.Partitions, nil
+}
+
+// CreatePartitionedTopic records a partitioned topic with n partitions.
+func (n *Namespaces) CreatePartitionedTopic(ctx context.Context, name topic.Name, partitions int) error {
+	if partitions < 1 {
+		return fmt.Errorf("service: a partitioned topic needs at least 1 partition, got %d", partitions)
+	}
+	if name.IsPartition() {
+		return fmt.Errorf("%w: %s is a partition name", topic.ErrInvalidName, name)
+	}
+	b, _ := json.Marshal(PartitionedTopicMetadata{Partitions: partitions})
+	_, err := n.s.Create(ctx, n.partitionedKey(name), b)
+	return err
+}
+
+// TopicsOf lists the full names of the persistent topics of a namespace: every topic with
+// a managed ledger, plus the partitions of every partitioned topic.
+func (n *Namespaces) TopicsOf(ctx context.Context, ns string) ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	add := func(s string) {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	prefix := n.s.Keys.Under("managed-ledgers", "persistent://"+ns) + "/"
+	vals, _, err := n.s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vals {
+		local := strings.TrimPrefix(v.Key, prefix)
+		if strings.Contains(local, "/") {
+			continue // a cursor record below a managed ledger
+		}
+		add("persistent://" + ns + "/" + local)
+	}
+	t, nsLocal, _ := strings.Cut(ns, "/")
+	pprefix := n.s.Keys.Under("partitioned-topics", "persistent", t, nsLocal) + "/"
+	vals, _, err = n.s.List(ctx, pprefix)
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range vals {
+		var m PartitionedTopicMetadata
+		if json.Unmarshal(v.Data, &m) != nil {
+			continue
+		}
+		base := topic.Name{Domain: topic.Persistent, Tenant: t, Namespace: nsLocal, Local: strings.TrimPrefix(v.Key, pprefix)}
+		for i := 0; i < m.Partitions; i++ {
+			add(base.Partition(i).String())
+		}
+	}
+	return out, nil
+}

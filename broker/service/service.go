@@ -1,0 +1,206 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/strata-io/strata/broker/managedledger"
+	"github.com/strata-io/strata/broker/topic"
+	"github.com/strata-io/strata/metadata"
+)
+
+// Config configures a Service.
+type Config struct {
+	Cluster string // cluster name; default "standalone"
+	// BrokerID makes generated producer names unique across brokers.
+	BrokerID string
+	// AllowAutoTopicCreation: topics are created on first use (Pulsar's default: true).
+	AllowAutoTopicCreation *bool
+	Logger                 *slog.Logger
+}
+
+func (c *Config) applyDefaults() {
+	if c.Cluster == "" {
+		c.Cluster = "standalone"
+	}
+	if c.BrokerID == "" {
+		c.BrokerID = "0"
+	}
+	if c.AllowAutoTopicCreation == nil {
+		t := true
+		c.AllowAutoTopicCreation = &t
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Service is the set of topics this broker serves.
+type Service struct {
+	cfg        Config
+	store      *metadata.Store
+	mlf        *managedledger.Factory
+	log        *slog.Logger
+	Namespaces *Namespaces
+
+	producerSeq atomic.Uint64
+
+	mu     sync.Mutex
+	topics map[string]*topicSlot
+	closed bool
+}
+
+// topicSlot lets concurrent openers of one topic wait for the first.
+type topicSlot struct {
+	ready chan struct{}
+	t     *Topic
+	err   error
+}
+
+// New returns a Service.
+func New(store *metadata.Store, mlf *managedledger.Factory, cfg Config) *Service {
+	cfg.applyDefaults()
+	return &Service{cfg: cfg, store: store, mlf: mlf, log: cfg.Logger, Namespaces: &Namespaces{s: store},
+		topics: map[string]*topicSlot{}}
+}
+
+// Cluster is the cluster name.
+func (s *Service) Cluster() string { return s.cfg.Cluster }
+
+var (
+	// ErrTopicNotFound: the topic does not exist and may not be auto-created.
+	ErrTopicNotFound = errors.New("service: topic not found")
+	// ErrServiceClosed: the broker is shutting down.
+	ErrServiceClosed = errors.New("service: shutting down")
+)
+
+// Topic returns the open topic called name, opening (and with create, creating) it.
+func (s *Service) Topic(ctx context.Context, name topic.Name, create bool) (*Topic, error) {
+	if name.Domain != topic.Persistent {
+		return nil, fmt.Errorf("%w: %s: non-persistent topics are not supported yet", ErrTopicNotFound, name)
+	}
+	key := name.String()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrServiceClosed
+	}
+	if slot, ok := s.topics[key]; ok {
+		s.mu.Unlock()
+		select {
+		case <-slot.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if slot.err == nil {
+			return slot.t, nil
+		}
+		return nil, slot.err
+	}
+	slot := &topicSlot{ready: make(chan struct{})}
+	s.topics[key] = slot
+	s.mu.Unlock()
+
+	slot.t, slot.err = s.openTopic(ctx, name, create)
+	close(slot.ready)
+	if slot.err != nil {
+		s.mu.Lock()
+		if s.topics[key] == slot {
+			delete(s.topics, key)
+		}
+		s.mu.Unlock()
+	}
+	return slot.t, slot.err
+}
+
+func (s *Service) openTopic(ctx context.Context, name topic.Name, create bool) (*Topic, error) {
+	if _, err := s.Namespaces.Policies(ctx, name.NamespaceName()); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s: %v", ErrTopicNotFound, name, err)
+		}
+		return nil, err
+	}
+	exists, err := s.topicExists(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !exists {
+		base := name.Base()
+		partitioned := false
+		if name.IsPartition() {
+			n, err := s.Namespaces.PartitionedMetadata(ctx, base)
+			if err != nil {
+				return nil, err
+			}
+			partitioned = name.PartitionIndex() < n
+		}
+		if !partitioned && (!create || !*s.cfg.AllowAutoTopicCreation) {
+			return nil, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
+		}
+	}
+	// Use a context that survives the caller: the managed ledger's background work is
+	// bound to the topic's life, not to the request that opened it.
+	ml, err := s.mlf.Open(context.WithoutCancel(ctx), name.String())
+	if err != nil {
+		return nil, err
+	}
+	t := newTopic(s, name, ml)
+	return t, nil
+}
+
+func (s *Service) topicExists(ctx context.Context, name topic.Name) (bool, error) {
+	_, err := s.store.Get(ctx, s.store.Keys.Under("managed-ledgers", name.String()))
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, metadata.ErrNotFound) {
+		return false, nil
+	}
+	return false, err
+}
+
+// LoadedTopics returns the topics open on this broker.
+func (s *Service) LoadedTopics() []*Topic {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Topic
+	for _, slot := range s.topics {
+		select {
+		case <-slot.ready:
+			if slot.t != nil {
+				out = append(out, slot.t)
+			}
+		default:
+		}
+	}
+	return out
+}
+
+// forget drops a closed topic from the registry.
+func (s *Service) forget(t *Topic) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if slot, ok := s.topics[t.name.String()]; ok && slot.t == t {
+		delete(s.topics, t.name.String())
+	}
+}
+
+// nextProducerName generates a unique producer name, Pulsar style: cluster-broker-seq.
+func (s *Service) nextProducerName() string {
+	return fmt.Sprintf("%s-%s-%d", s.cfg.Cluster, s.cfg.BrokerID, s.producerSeq.Add(1))
+}
+
+// Close closes every topic (their clients reconnect elsewhere).
+func (s *Service) Close(ctx context.Context) {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	for _, t := range s.LoadedTopics() {
+		t.Close(ctx)
+	}
+}

@@ -1,0 +1,216 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/strata-io/strata/broker/managedledger"
+	"github.com/strata-io/strata/broker/topic"
+)
+
+// Topic is one open persistent topic.
+type Topic struct {
+	svc  *Service
+	name topic.Name
+	ml   *managedledger.ManagedLedger
+
+	// Counters for stats and metrics.
+	MsgsIn, BytesIn atomic.Int64
+
+	mu sync.Mutex
+	// Invariant: producers holds every live producer by name.
+	producers map[string]*Producer
+	// waiting are WaitForExclusive producers queued for the topic, in arrival order.
+	waiting []*Producer
+	subs    map[string]*Subscription
+	closed  bool
+}
+
+func newTopic(svc *Service, name topic.Name, ml *managedledger.ManagedLedger) *Topic {
+	return &Topic{svc: svc, name: name, ml: ml, producers: map[string]*Producer{}, subs: map[string]*Subscription{}}
+}
+
+// Name is the topic's name.
+func (t *Topic) Name() topic.Name { return t.name }
+
+// ManagedLedger exposes the topic's log (stats, admin).
+func (t *Topic) ManagedLedger() *managedledger.ManagedLedger { return t.ml }
+
+// AccessMode is a producer's access mode (Pulsar's ProducerAccessMode).
+type AccessMode int
+
+const (
+	AccessShared AccessMode = iota
+	AccessExclusive
+	AccessWaitForExclusive
+	AccessExclusiveWithFencing
+)
+
+// ProducerSpec describes a producer being added.
+type ProducerSpec struct {
+	Name       string // "" → generated
+	AccessMode AccessMode
+	// OnClose is called (once, from any goroutine) when the broker closes the producer:
+	// the topic was unloaded, fenced or deleted. The protocol layer tells the client.
+	OnClose func()
+}
+
+// Producer is a registered producer of a topic.
+type Producer struct {
+	topic   *Topic
+	name    string
+	mode    AccessMode
+	onClose func()
+	// ready is closed when a WaitForExclusive producer gets the topic.
+	ready     chan struct{}
+	closeOnce sync.Once
+}
+
+// Name is the producer's (possibly generated) name.
+func (p *Producer) Name() string { return p.name }
+
+// Ready is closed once the producer may send (immediately except for a waiting
+// WaitForExclusive producer).
+func (p *Producer) Ready() <-chan struct{} { return p.ready }
+
+// AddProducer registers a producer, enforcing access modes and unique names.
+func (t *Topic) AddProducer(ctx context.Context, spec ProducerSpec) (*Producer, error) {
+	pol, err := t.svc.Namespaces.Policies(ctx, t.name.NamespaceName())
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, ErrTopicClosed
+	}
+	if t.ml.Info().Terminated {
+		return nil, ErrTopicTerminated
+	}
+	name := spec.Name
+	if name == "" {
+		name = t.svc.nextProducerName()
+	}
+	if _, dup := t.producers[name]; dup {
+		return nil, ErrProducerBusy
+	}
+	if pol.MaxProducersPerTopic > 0 && len(t.producers) >= pol.MaxProducersPerTopic {
+		return nil, ErrTooManyProducers
+	}
+	p := &Producer{topic: t, name: name, mode: spec.AccessMode, onClose: spec.OnClose, ready: make(chan struct{})}
+	exclusiveHeld := false
+	for _, q := range t.producers {
+		if q.mode != AccessShared {
+			exclusiveHeld = true
+		}
+	}
+	switch spec.AccessMode {
+	case AccessShared:
+		if exclusiveHeld {
+			return nil, ErrProducerBusy
+		}
+	case AccessExclusive, AccessExclusiveWithFencing:
+		if len(t.producers) > 0 {
+			return nil, ErrProducerFenced
+		}
+	case AccessWaitForExclusive:
+		if len(t.producers) > 0 {
+			t.waiting = append(t.waiting, p)
+			return p, nil // not ready yet
+		}
+	}
+	t.producers[name] = p
+	close(p.ready)
+	return p, nil
+}
+
+// RemoveProducer unregisters p (the client closed it or disconnected) and lets the next
+// WaitForExclusive producer in.
+func (t *Topic) RemoveProducer(p *Producer) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.producers[p.name] == p {
+		delete(t.producers, p.name)
+	}
+	for i, w := range t.waiting {
+		if w == p {
+			t.waiting = append(t.waiting[:i], t.waiting[i+1:]...)
+			break
+		}
+	}
+	if len(t.producers) == 0 && len(t.waiting) > 0 {
+		next := t.waiting[0]
+		t.waiting = t.waiting[1:]
+		t.producers[next.name] = next
+		close(next.ready)
+	}
+}
+
+// Producers returns the live producers.
+func (t *Topic) Producers() []*Producer {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]*Producer, 0, len(t.producers))
+	for _, p := range t.producers {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Publish appends one entry (the producer's metadata and payload bytes, unchanged) and
+// calls cb with its position once durable. Callbacks run in Publish order.
+func (t *Topic) Publish(entry []byte, numMessages int, cb func(managedledger.Position, error)) {
+	t.ml.AsyncAdd(entry, func(pos managedledger.Position, err error) {
+		if err == nil {
+			t.MsgsIn.Add(int64(numMessages))
+			t.BytesIn.Add(int64(len(entry)))
+		} else if errors.Is(err, managedledger.ErrFenced) {
+			// Another broker owns the topic now: let every client reconnect.
+			go t.Close(context.Background())
+		}
+		if errors.Is(err, managedledger.ErrTerminated) {
+			err = ErrTopicTerminated
+		}
+		cb(pos, err)
+	})
+}
+
+// Close disconnects every producer and consumer, closes the managed ledger and removes
+// the topic from the broker; the next use reopens it.
+func (t *Topic) Close(ctx context.Context) {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return
+	}
+	t.closed = true
+	producers := make([]*Producer, 0, len(t.producers)+len(t.waiting))
+	for _, p := range t.producers {
+		producers = append(producers, p)
+	}
+	producers = append(producers, t.waiting...)
+	subs := make([]*Subscription, 0, len(t.subs))
+	for _, s := range t.subs {
+		subs = append(subs, s)
+	}
+	t.mu.Unlock()
+	t.svc.forget(t)
+	for _, p := range producers {
+		p.closeOnce.Do(func() {
+			if p.onClose != nil {
+				p.onClose()
+			}
+		})
+	}
+	for _, s := range subs {
+		s.close()
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := t.ml.Close(cctx); err != nil {
+		t.svc.log.Warn("close managed ledger", "topic", t.name.String(), "err", err)
+	}
+}

@@ -4,52 +4,70 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/metadata"
 )
 
+// errBarrier is the outcome of a barrier op (never seen by callers).
+var errBarrier = errors.New("managedledger: barrier")
+
 // AsyncAdd appends data and calls cb with its position once it is durable (or with the
-// error). Callbacks run in the order of AsyncAdd calls, on an internal goroutine; they
-// must not block for long.
+// error). Callbacks run in the order of AsyncAdd calls — whatever the outcome, across
+// rollovers — on an internal goroutine; they must not block for long and must not call
+// Close. data must not be modified afterwards: it is handed to the bookies and kept in
+// the entry cache, whose readers share it.
 func (ml *ManagedLedger) AsyncAdd(data []byte, cb func(Position, error)) {
 	op := &addOp{data: data, cb: cb}
 	ml.submitMu.Lock()
-	defer ml.submitMu.Unlock()
 	ml.mu.Lock()
-	switch {
-	case ml.state == stateFenced:
+	if err := ml.refusalLocked(); err != nil {
+		// Delivered after every earlier add's callback, like any other outcome.
+		op.done, op.err = true, err
+		ml.pending = append(ml.pending, op)
+		inline := ml.advanceLocked()
 		ml.mu.Unlock()
-		cb(Position{}, ErrFenced)
-		return
-	case ml.state == stateClosed:
-		ml.mu.Unlock()
-		cb(Position{}, ErrClosed)
-		return
-	case ml.info.Terminated:
-		ml.mu.Unlock()
-		cb(Position{}, ErrTerminated)
+		ml.submitMu.Unlock()
+		runCallbacks(inline)
 		return
 	}
 	ml.pending = append(ml.pending, op)
 	if ml.state == stateRolling {
 		ml.queued = append(ml.queued, op)
 		ml.mu.Unlock()
+		ml.submitMu.Unlock()
 		return
 	}
 	if ml.writerBroken || ml.currentLedgerFullLocked() {
 		ml.state = stateRolling
 		ml.queued = append(ml.queued, op)
 		old := ml.writer
+		ml.rollWG.Add(1)
+		ml.tasks.Add(1)
 		ml.mu.Unlock()
-		ml.bg.Add(1)
+		ml.submitMu.Unlock()
 		go ml.rollover(old)
 		return
 	}
 	w := ml.writer
 	ml.mu.Unlock()
 	ml.submit(w, op)
+	ml.submitMu.Unlock()
+}
+
+// refusalLocked is the error an add gets now without being written, or nil.
+func (ml *ManagedLedger) refusalLocked() error {
+	switch {
+	case ml.state == stateFenced:
+		return ErrFenced
+	case ml.state == stateClosed:
+		return ErrClosed
+	case ml.terminated:
+		return ErrTerminated
+	}
+	return nil
 }
 
 // submit hands op to w. Callers hold submitMu.
@@ -67,54 +85,109 @@ func (ml *ManagedLedger) currentLedgerFullLocked() bool {
 		(cur.Entries > 0 && time.Since(ml.curCreated) >= ml.cfg.MaxLedgerAge)
 }
 
-// complete records op's outcome and runs every callback at the head of the queue that can
-// now run, in order.
+// complete records op's outcome (called by a ledger writer, or by a failed rollover)
+// and moves every op at the head of the queue that is now complete to deliverLoop.
 func (ml *ManagedLedger) complete(op *addOp, pos Position, err error) {
 	ml.mu.Lock()
 	op.done, op.pos, op.err = true, pos, err
-	if err == nil {
-		ml.cache.put(pos, op.data)
-		// The ledger is the current one, or the previous one while rolling over.
-		for i := len(ml.info.Ledgers) - 1; i >= 0 && i >= len(ml.info.Ledgers)-2; i-- {
-			if cur := &ml.info.Ledgers[i]; cur.ID == pos.Ledger {
-				if pos.Entry+1 > cur.Entries {
-					cur.Entries = pos.Entry + 1
-				}
-				cur.Size += int64(len(op.data))
-				ml.layoutGen++
-				break
-			}
-		}
-	} else {
+	if err != nil {
+		op.pos = Position{}
 		if errors.Is(err, ledger.ErrFenced) {
 			if ml.state != stateClosed {
 				ml.state = stateFenced
 			}
-			op.err = fmt.Errorf("%w: %v", ErrFenced, err)
+			op.err = fmt.Errorf("%w: %w", ErrFenced, err)
 		} else if pos.Ledger == ml.writerIDLocked() {
 			ml.writerBroken = true // the next add moves to a new ledger
 		}
 	}
+	inline := ml.advanceLocked()
+	ml.mu.Unlock()
+	runCallbacks(inline)
+}
+
+// advanceLocked takes the completed ops off the head of pending, in order: each
+// successful one becomes part of the log (its ledger's count, the cache,
+// lastConfirmed) only now, so what readers and cursors see never runs ahead of the
+// order of acknowledgements. The ops go to deliverLoop; once that has exited (after
+// Close) they are returned for the caller to run, after it releases its locks.
+func (ml *ManagedLedger) advanceLocked() (inline []*addOp) {
 	var ready []*addOp
 	advanced := false
 	for len(ml.pending) > 0 && ml.pending[0].done {
 		h := ml.pending[0]
 		ml.pending[0] = nil
 		ml.pending = ml.pending[1:]
-		if h.err == nil && ml.lastConfirmed.Less(h.pos) {
+		ready = append(ready, h)
+		if h.err != nil || h.barrier {
+			continue
+		}
+		ml.cache.put(h.pos, h.data)
+		if li := ml.ledgerLocked(h.pos.Ledger); li != nil && !li.Closed {
+			// A closed ledger's count and size are final already (from its metadata).
+			li.Entries = max(li.Entries, h.pos.Entry+1)
+			li.Size += int64(len(h.data))
+		}
+		if ml.lastConfirmed.Less(h.pos) {
 			ml.lastConfirmed = h.pos
 			advanced = true
 		}
-		ready = append(ready, h)
 	}
 	if advanced {
+		ml.layoutGen++
 		close(ml.newEntries)
 		ml.newEntries = make(chan struct{})
 	}
-	ml.mu.Unlock()
-	for _, h := range ready {
-		h.data = nil
-		h.cb(h.pos, h.err)
+	if len(ready) == 0 {
+		return nil
+	}
+	if ml.deliverExited {
+		return ready
+	}
+	ml.ready = append(ml.ready, ready...)
+	select {
+	case ml.readySig <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// ledgerLocked returns the live record entry of ledger id, or nil.
+func (ml *ManagedLedger) ledgerLocked(id int64) *LedgerInfo {
+	ls := ml.info.Ledgers
+	i := sort.Search(len(ls), func(i int) bool { return ls[i].ID >= id })
+	if i < len(ls) && ls[i].ID == id {
+		return &ls[i]
+	}
+	return nil
+}
+
+func runCallbacks(ops []*addOp) {
+	for _, op := range ops {
+		op.data = nil
+		op.cb(op.pos, op.err)
+	}
+}
+
+// deliverLoop runs the callbacks of completed adds, in order, one at a time. It returns
+// once the managed ledger is closed and every add made before has been delivered.
+func (ml *ManagedLedger) deliverLoop() {
+	defer close(ml.delivered)
+	for {
+		ml.mu.Lock()
+		batch := ml.ready
+		ml.ready = nil
+		if len(batch) == 0 && ml.state == stateClosed && len(ml.pending) == 0 {
+			ml.deliverExited = true
+			ml.mu.Unlock()
+			return
+		}
+		ml.mu.Unlock()
+		if len(batch) == 0 {
+			<-ml.readySig
+			continue
+		}
+		runCallbacks(batch)
 	}
 }
 
@@ -128,7 +201,8 @@ func (ml *ManagedLedger) writerIDLocked() int64 {
 // rollover creates the next ledger, appends it to the record, hands it the queued ops,
 // then closes the previous ledger.
 func (ml *ManagedLedger) rollover(old *ledger.Writer) {
-	defer ml.bg.Done()
+	defer ml.tasks.Done()
+	defer ml.rollWG.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
@@ -142,11 +216,13 @@ func (ml *ManagedLedger) rollover(old *ledger.Writer) {
 			ml.failQueued(err, fenced)
 			return
 		}
+		t := time.NewTimer(time.Duration(100*(attempt+1)) * time.Millisecond)
 		select {
 		case <-ml.stop:
+			t.Stop()
 			ml.failQueued(ErrClosed, false)
 			return
-		case <-time.After(time.Duration(100*(attempt+1)) * time.Millisecond):
+		case <-t.C:
 		}
 	}
 }
@@ -165,6 +241,7 @@ func (ml *ManagedLedger) switchLedger(ctx context.Context, old *ledger.Writer) e
 	data, err := next.marshal()
 	if err != nil {
 		ml.metaMu.Unlock()
+		ml.abandonLedger(w)
 		return err
 	}
 	newRev, err := ml.store.CAS(ctx, ml.key, data, rev)
@@ -181,13 +258,15 @@ func (ml *ManagedLedger) switchLedger(ctx context.Context, old *ledger.Writer) e
 	// Keep the live counts of the previous ledger; the new record only added a ledger.
 	ml.info.Ledgers = append(ml.info.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: next.Ledgers[len(next.Ledgers)-1].CreatedMillis})
 	ml.infoRev = newRev
+	ml.layoutGen++
 	ml.writer, ml.curCreated, ml.writerBroken = w, time.Now(), false
 	queued := ml.queued
 	ml.queued = nil
-	closed := ml.state == stateClosed
-	if !closed {
+	if ml.state == stateRolling {
 		ml.state = stateOpen
 	}
+	// Closed meanwhile: the queued adds were accepted before Close, so they are
+	// written; Close waits for this rollover and then closes the new ledger.
 	ml.mu.Unlock()
 	ml.metaMu.Unlock()
 	for _, op := range queued {
@@ -195,26 +274,37 @@ func (ml *ManagedLedger) switchLedger(ctx context.Context, old *ledger.Writer) e
 	}
 	ml.submitMu.Unlock()
 	if old != nil {
-		ml.bg.Add(1)
+		ml.tasks.Add(1)
 		go ml.closeOldLedger(old)
 	}
 	return nil
 }
 
-// closeOldLedger closes the previous ledger once its adds finished and records its final
-// size in the record.
+// closeOldLedger closes the previous ledger once its adds finished, records its final
+// count and size in the record, and trims (with no cursor, that ledger goes now).
 func (ml *ManagedLedger) closeOldLedger(w *ledger.Writer) {
-	defer ml.bg.Done()
+	defer ml.tasks.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := w.Close(ctx); err != nil {
 		// A ledger left open is recovered (and so closed) by the next owner; entries
 		// that were acknowledged are safe either way.
 		ml.log.Warn("close ledger after rollover", "ledger", w.ID(), "err", err)
+		if errors.Is(err, ledger.ErrFenced) {
+			ml.setFenced()
+		}
 		return
 	}
-	md := w.Metadata()
-	ml.updateRecord(ctx, func(in *Info) {
+	if err := ml.markClosed(ctx, w.Metadata()); err != nil {
+		ml.log.Warn("record closed ledger", "ledger", w.ID(), "err", err)
+		return
+	}
+	ml.maybeTrim()
+}
+
+// markClosed records a ledger's final count and size and that it is closed.
+func (ml *ManagedLedger) markClosed(ctx context.Context, md *ledger.Metadata) error {
+	return ml.updateRecord(ctx, func(in *Info) {
 		for i := range in.Ledgers {
 			if in.Ledgers[i].ID == md.ID {
 				in.Ledgers[i].Entries, in.Ledgers[i].Size, in.Ledgers[i].Closed = md.LastEntry+1, md.Length, true
@@ -227,7 +317,7 @@ func (ml *ManagedLedger) failQueued(err error, fenced bool) {
 	ml.mu.Lock()
 	queued := ml.queued
 	ml.queued = nil
-	if fenced {
+	if fenced && ml.state != stateClosed {
 		ml.state = stateFenced
 	} else if ml.state == stateRolling {
 		ml.state = stateOpen
@@ -239,8 +329,17 @@ func (ml *ManagedLedger) failQueued(err error, fenced bool) {
 	}
 }
 
-// updateRecord applies change to the record with a CAS, retrying on a lost race with
-// ourselves (never with another owner: any other change means we were fenced).
+// setFenced turns the managed ledger Fenced (unless it was closed meanwhile).
+func (ml *ManagedLedger) setFenced() {
+	ml.mu.Lock()
+	if ml.state != stateClosed {
+		ml.state = stateFenced
+	}
+	ml.mu.Unlock()
+}
+
+// updateRecord applies change to the record with a CAS. Any change by someone else
+// means another owner took the topic over: the managed ledger turns Fenced.
 func (ml *ManagedLedger) updateRecord(ctx context.Context, change func(*Info)) error {
 	ml.metaMu.Lock()
 	defer ml.metaMu.Unlock()
@@ -256,9 +355,7 @@ func (ml *ManagedLedger) updateRecord(ctx context.Context, change func(*Info)) e
 	newRev, err := ml.store.CAS(ctx, ml.key, data, rev)
 	if err != nil {
 		if errors.Is(err, metadata.ErrRevisionMismatch) {
-			ml.mu.Lock()
-			ml.state = stateFenced
-			ml.mu.Unlock()
+			ml.setFenced()
 			return fmt.Errorf("%w: record of %s changed by another owner", ErrFenced, ml.name)
 		}
 		return err
@@ -267,6 +364,38 @@ func (ml *ManagedLedger) updateRecord(ctx context.Context, change func(*Info)) e
 	// Apply the same change to the live record so live counts of the current ledger stay.
 	change(ml.info)
 	ml.infoRev = newRev
+	ml.layoutGen++
 	ml.mu.Unlock()
 	return nil
+}
+
+// Terminate ends the topic for good: adds made before it complete, adds made after it
+// fail with ErrTerminated, and the record is marked terminated, so later owners refuse
+// adds too. It returns the position of the last entry (Pulsar's terminate).
+func (ml *ManagedLedger) Terminate(ctx context.Context) (Position, error) {
+	ml.submitMu.Lock()
+	ml.mu.Lock()
+	if err := ml.refusalLocked(); err != nil && !errors.Is(err, ErrTerminated) {
+		ml.mu.Unlock()
+		ml.submitMu.Unlock()
+		return Position{}, err
+	}
+	ml.terminated = true
+	// A barrier behind every earlier add: once it is delivered, they all completed.
+	drained := make(chan struct{})
+	ml.pending = append(ml.pending, &addOp{barrier: true, done: true, err: errBarrier,
+		cb: func(Position, error) { close(drained) }})
+	inline := ml.advanceLocked()
+	ml.mu.Unlock()
+	ml.submitMu.Unlock()
+	runCallbacks(inline)
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		return Position{}, ctx.Err()
+	}
+	if err := ml.updateRecord(ctx, func(in *Info) { in.Terminated = true }); err != nil {
+		return Position{}, err
+	}
+	return ml.LastConfirmed(), nil
 }

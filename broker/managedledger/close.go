@@ -7,7 +7,7 @@ import (
 
 // flushLoop persists changed cursors every CursorFlushInterval.
 func (ml *ManagedLedger) flushLoop() {
-	defer ml.bg.Done()
+	defer close(ml.flushDone)
 	t := time.NewTicker(ml.cfg.CursorFlushInterval)
 	defer t.Stop()
 	for {
@@ -30,7 +30,8 @@ func (ml *ManagedLedger) FlushCursors(ctx context.Context) {
 }
 
 // Close waits for pending adds, persists the cursors and closes the current ledger.
-// Later adds fail with ErrClosed.
+// Later adds fail with ErrClosed. It returns once every add's callback has run (or ctx
+// ended), so it must not be called from an add callback.
 func (ml *ManagedLedger) Close(ctx context.Context) error {
 	var err error
 	ml.closeOnce.Do(func() {
@@ -38,27 +39,39 @@ func (ml *ManagedLedger) Close(ctx context.Context) error {
 		ml.mu.Lock()
 		fenced := ml.state == stateFenced
 		ml.state = stateClosed
-		w := ml.writer
 		ml.mu.Unlock()
 		ml.submitMu.Unlock()
 		close(ml.stop)
+		// A rollover in progress either fails its queued adds (stop) or installs the
+		// next ledger and writes them there; either way the writer is final after it.
+		ml.rollWG.Wait()
 		if !fenced {
 			ml.FlushCursors(ctx)
 		}
+		ml.mu.Lock()
+		w := ml.writer
+		ml.mu.Unlock()
 		if w != nil {
 			err = w.Close(ctx) // waits for its pending adds
 			if err == nil && !fenced {
-				md := w.Metadata()
-				_ = ml.updateRecord(ctx, func(in *Info) {
-					for i := range in.Ledgers {
-						if in.Ledgers[i].ID == md.ID {
-							in.Ledgers[i].Entries, in.Ledgers[i].Size, in.Ledgers[i].Closed = md.LastEntry+1, md.Length, true
-						}
-					}
-				})
+				if rerr := ml.markClosed(ctx, w.Metadata()); rerr != nil {
+					ml.log.Warn("record closed ledger", "ledger", w.ID(), "err", rerr)
+				}
 			}
 		}
-		ml.bg.Wait()
+		ml.tasks.Wait()
+		<-ml.flushDone
+		select { // wake deliverLoop: it returns once everything was delivered
+		case ml.readySig <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ml.delivered:
+		case <-ctx.Done():
+			if err == nil {
+				err = ctx.Err()
+			}
+		}
 	})
 	return err
 }

@@ -1,6 +1,7 @@
 package managedledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -47,6 +48,11 @@ type Cursor struct {
 	durable bool
 	key     string
 
+	// persistMu serialises writes of this cursor's record (flush, delete): each is a
+	// CAS on rev, so two at once would make the second look like another owner's
+	// write. It is held across etcd and bookie I/O by design; acks never take it.
+	persistMu sync.Mutex
+
 	mu        sync.Mutex
 	state     *cursor.State
 	layoutGen uint64
@@ -80,25 +86,77 @@ func (ml *ManagedLedger) loadCursors(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	layout, gen := ml.layout()
 	for _, v := range vals {
-		name := strings.TrimPrefix(v.Key, ml.cursorKey(""))
-		var rec cursorRecord
-		if err := json.Unmarshal(v.Data, &rec); err != nil || rec.FormatVersion != cursorRecordVersion {
-			return fmt.Errorf("managedledger %s: cursor %q: bad record (version %d): %v", ml.name, name, rec.FormatVersion, err)
+		c, err := ml.loadCursor(ctx, v)
+		if errors.Is(err, metadata.ErrNotFound) {
+			continue // deleted by the previous owner meanwhile
 		}
-		snap, err := ml.readSnapshot(ctx, &rec)
 		if err != nil {
-			return fmt.Errorf("managedledger %s: cursor %q: %w", ml.name, name, err)
+			return err
 		}
-		st, err := cursor.Unmarshal(snap, layout)
-		if err != nil {
-			return fmt.Errorf("managedledger %s: cursor %q: %w", ml.name, name, err)
-		}
-		ml.cursors[name] = &Cursor{ml: ml, name: name, durable: true, key: v.Key, state: st, layoutGen: gen,
-			rev: v.ModRevision, snapshotLedger: rec.SnapshotLedger, properties: rec.Properties}
+		ml.mu.Lock()
+		ml.cursors[c.name] = c
+		ml.mu.Unlock()
 	}
 	return nil
+}
+
+// loadCursor claims a durable cursor's record and restores its state.
+func (ml *ManagedLedger) loadCursor(ctx context.Context, v metadata.Value) (*Cursor, error) {
+	name := strings.TrimPrefix(v.Key, ml.cursorKey(""))
+	v, err := ml.claimCursorRecord(ctx, v)
+	if err != nil {
+		return nil, fmt.Errorf("managedledger %s: cursor %q: %w", ml.name, name, err)
+	}
+	var rec cursorRecord
+	if err := json.Unmarshal(v.Data, &rec); err != nil || rec.FormatVersion != cursorRecordVersion {
+		return nil, fmt.Errorf("managedledger %s: cursor %q: bad record (version %d): %v", ml.name, name, rec.FormatVersion, err)
+	}
+	snap, err := ml.readSnapshot(ctx, &rec)
+	if err != nil {
+		return nil, fmt.Errorf("managedledger %s: cursor %q: %w", ml.name, name, err)
+	}
+	layout, gen := ml.layout()
+	st, err := cursor.Unmarshal(snap, layout)
+	if err != nil {
+		return nil, fmt.Errorf("managedledger %s: cursor %q: %w", ml.name, name, err)
+	}
+	return &Cursor{ml: ml, name: name, durable: true, key: v.Key, state: st, layoutGen: gen,
+		rev: v.ModRevision, snapshotLedger: rec.SnapshotLedger, properties: rec.Properties}, nil
+}
+
+// stillOwner reports whether the record is still at the revision this owner last
+// wrote, i.e. nobody took the topic over.
+func (ml *ManagedLedger) stillOwner(ctx context.Context) (bool, error) {
+	ml.metaMu.Lock() // no record write of ours in flight
+	defer ml.metaMu.Unlock()
+	v, err := ml.store.Get(ctx, ml.key)
+	if err != nil {
+		return false, err
+	}
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
+	return v.ModRevision == ml.infoRev, nil
+}
+
+// claimCursorRecord rewrites a cursor record unchanged, so that its revision moves: a
+// previous owner that still flushes this cursor (it does not know yet that it lost the
+// topic) then fails its CAS and learns it was fenced, instead of overwriting what this
+// owner persists later. If the previous owner wrote first, the record is read again.
+func (ml *ManagedLedger) claimCursorRecord(ctx context.Context, v metadata.Value) (metadata.Value, error) {
+	for {
+		rev, err := ml.store.CAS(ctx, v.Key, v.Data, v.ModRevision)
+		if err == nil {
+			v.ModRevision = rev
+			return v, nil
+		}
+		if !errors.Is(err, metadata.ErrRevisionMismatch) {
+			return v, err
+		}
+		if v, err = ml.store.Get(ctx, v.Key); err != nil {
+			return v, err
+		}
+	}
 }
 
 func (ml *ManagedLedger) readSnapshot(ctx context.Context, rec *cursorRecord) ([]byte, error) {
@@ -126,35 +184,87 @@ func (ml *ManagedLedger) readSnapshot(ctx context.Context, rec *cursorRecord) ([
 // OpenCursor returns the durable cursor called name, creating it at initial if it does
 // not exist. created reports whether it was new.
 func (ml *ManagedLedger) OpenCursor(ctx context.Context, name string, initial InitialPosition) (c *Cursor, created bool, err error) {
+	ml.cursorMu.Lock()
+	defer ml.cursorMu.Unlock()
 	ml.mu.Lock()
 	if c, ok := ml.cursors[name]; ok {
 		ml.mu.Unlock()
 		return c, false, nil
 	}
+	refused := ml.state == stateClosed || ml.state == stateFenced
 	ml.mu.Unlock()
+	if refused {
+		return nil, false, ml.stateErr()
+	}
 	c, err = ml.newCursor(name, initial, true)
 	if err != nil {
 		return nil, false, err
 	}
-	data, err := c.record(ctx)
+	data, snapLedger, err := c.record(ctx)
 	if err != nil {
 		return nil, false, err
 	}
 	rev, err := ml.store.Create(ctx, c.key, data)
 	if err != nil {
+		if snapLedger != 0 {
+			ml.deleteLedger(ctx, snapLedger)
+		}
 		if errors.Is(err, metadata.ErrExists) {
-			return nil, false, fmt.Errorf("%w: cursor %q created concurrently", ErrFenced, name)
+			return ml.adoptCursor(ctx, name)
 		}
 		return nil, false, err
 	}
-	c.rev = rev
+	c.rev, c.snapshotLedger = rev, snapLedger
+	ml.mu.Lock()
+	ml.cursors[name] = c
+	ml.mu.Unlock()
+	return c, true, nil
+}
+
+// adoptCursor handles a cursor record that exists although this owner has no such
+// cursor: either the previous owner, not aware yet of the takeover, created it after
+// this owner loaded the cursors — then it is claimed and loaded like the others — or
+// another broker took the topic from this one, which the record's revision tells.
+func (ml *ManagedLedger) adoptCursor(ctx context.Context, name string) (*Cursor, bool, error) {
+	mine, err := ml.stillOwner(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if !mine {
+		ml.setFenced()
+		return nil, false, fmt.Errorf("%w: cursor %q created by another owner", ErrFenced, name)
+	}
+	v, err := ml.store.Get(ctx, ml.cursorKey(name))
+	if err != nil {
+		return nil, false, err
+	}
+	c, err := ml.loadCursor(ctx, v)
+	if err != nil {
+		return nil, false, err
+	}
+	ml.mu.Lock()
+	ml.cursors[name] = c
+	ml.mu.Unlock()
+	return c, false, nil
+}
+
+// stateErr is the error for an operation refused because the managed ledger is closed
+// or fenced.
+func (ml *ManagedLedger) stateErr() error {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
-	if prev, ok := ml.cursors[name]; ok {
-		return prev, false, nil
+	if ml.state == stateFenced {
+		return ErrFenced
 	}
-	ml.cursors[name] = c
-	return c, true, nil
+	return ErrClosed
+}
+
+// deleteLedger deletes a ledger nothing refers to any more, logging a failure (its
+// data is then left for the bookies' garbage collection).
+func (ml *ManagedLedger) deleteLedger(ctx context.Context, id int64) {
+	if err := ml.lc.Delete(ctx, id); err != nil {
+		ml.log.Warn("delete unreferenced ledger", "ledger", id, "err", err)
+	}
 }
 
 // NewNonDurableCursor returns a cursor that is never persisted and does not hold back
@@ -176,7 +286,7 @@ func (ml *ManagedLedger) NewNonDurableCursor(start Position) (*Cursor, error) {
 func (ml *ManagedLedger) newCursor(name string, initial InitialPosition, durable bool) (*Cursor, error) {
 	ml.mu.Lock()
 	layout, gen := ml.layoutLocked(), ml.layoutGen
-	next := ml.nextWritePositionLocked()
+	next := ml.afterLastConfirmedLocked()
 	ml.mu.Unlock()
 	st, err := cursor.New(layout)
 	if err != nil {
@@ -190,14 +300,12 @@ func (ml *ManagedLedger) newCursor(name string, initial InitialPosition, durable
 	return &Cursor{ml: ml, name: name, durable: durable, key: ml.cursorKey(name), state: st, layoutGen: gen, dirty: false}, nil
 }
 
-// nextWritePositionLocked is where the next entry will be written: right after
-// lastConfirmed in its ledger, or entry 0 of the current ledger.
-func (ml *ManagedLedger) nextWritePositionLocked() Position {
-	cur := ml.info.Ledgers[len(ml.info.Ledgers)-1]
-	if ml.lastConfirmed.Ledger == cur.ID {
-		return Position{Ledger: cur.ID, Entry: ml.lastConfirmed.Entry + 1}
-	}
-	return Position{Ledger: cur.ID, Entry: 0}
+// afterLastConfirmedLocked is the position right after lastConfirmed in its ledger: a
+// cursor reset there has mark-delete = lastConfirmed, so every entry not yet
+// acknowledged to its producer — including adds still in flight to the previous ledger
+// during a rollover — is unacknowledged (Pulsar's "latest").
+func (ml *ManagedLedger) afterLastConfirmedLocked() Position {
+	return Position{Ledger: ml.lastConfirmed.Ledger, Entry: ml.lastConfirmed.Entry + 1}
 }
 
 // Cursors returns the durable cursors by name.
@@ -211,24 +319,38 @@ func (ml *ManagedLedger) Cursors() map[string]*Cursor {
 	return out
 }
 
-// DeleteCursor removes a durable cursor and its record.
+// DeleteCursor removes a durable cursor, its record and its snapshot ledger.
 func (ml *ManagedLedger) DeleteCursor(ctx context.Context, name string) error {
+	ml.cursorMu.Lock()
+	defer ml.cursorMu.Unlock()
 	ml.mu.Lock()
 	c, ok := ml.cursors[name]
-	delete(ml.cursors, name)
 	ml.mu.Unlock()
 	if !ok {
 		return nil
 	}
+	c.persistMu.Lock()
+	defer c.persistMu.Unlock()
+	c.mu.Lock()
+	rev := c.rev
+	c.mu.Unlock()
+	if err := ml.store.Delete(ctx, c.key, rev); err != nil {
+		if errors.Is(err, metadata.ErrRevisionMismatch) {
+			ml.setFenced()
+			return fmt.Errorf("%w: cursor %q changed by another owner", ErrFenced, name)
+		}
+		return err
+	}
 	c.mu.Lock()
 	c.deleted = true
 	snap := c.snapshotLedger
+	c.snapshotLedger = 0
 	c.mu.Unlock()
-	if err := ml.store.Delete(ctx, c.key, -1); err != nil {
-		return err
-	}
+	ml.mu.Lock()
+	delete(ml.cursors, name)
+	ml.mu.Unlock()
 	if snap != 0 {
-		ml.deleteLedgerBackground(snap)
+		ml.deleteLedger(ctx, snap)
 	}
 	ml.maybeTrim()
 	return nil
@@ -264,10 +386,10 @@ func (c *Cursor) update(f func(*cursor.State) error) error {
 	if err == nil {
 		c.dirty = true
 	}
-	moved := c.state.MarkDelete() != before
+	after := c.state.MarkDelete()
 	c.mu.Unlock()
-	if moved && c.durable {
-		c.ml.maybeTrim()
+	if after != before && c.durable {
+		c.ml.markDeleteMoved(before, after)
 	}
 	return err
 }
@@ -362,9 +484,10 @@ func (c *Cursor) Properties() map[string]string {
 	return out
 }
 
-// record builds the etcd record, writing a large snapshot to a new cursor ledger first.
-// It returns the record bytes; the caller CASes them.
-func (c *Cursor) record(ctx context.Context) ([]byte, error) {
+// record builds the etcd record, writing a large snapshot to a new cursor ledger first
+// (snapLedger, 0 when inline). The caller CASes the record, and deletes snapLedger if
+// the record surely was not written.
+func (c *Cursor) record(ctx context.Context) (data []byte, snapLedger int64, err error) {
 	c.mu.Lock()
 	snap := c.state.Marshal()
 	md := c.state.MarkDelete()
@@ -376,15 +499,23 @@ func (c *Cursor) record(ctx context.Context) ([]byte, error) {
 	} else {
 		id, err := c.ml.writeSnapshotLedger(ctx, c.name, snap)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		rec.SnapshotLedger = id
 	}
-	return json.Marshal(rec)
+	data, err = json.Marshal(rec)
+	if err != nil && rec.SnapshotLedger != 0 {
+		c.ml.deleteLedger(ctx, rec.SnapshotLedger)
+		return nil, 0, err
+	}
+	return data, rec.SnapshotLedger, err
 }
 
-// flush persists the cursor if it changed since the last flush.
+// flush persists the cursor if it changed since the last flush. Once the record points
+// at a new snapshot ledger, the previous one is deleted.
 func (c *Cursor) flush(ctx context.Context) error {
+	c.persistMu.Lock()
+	defer c.persistMu.Unlock()
 	c.mu.Lock()
 	if !c.durable || !c.dirty || c.deleted {
 		c.mu.Unlock()
@@ -394,27 +525,34 @@ func (c *Cursor) flush(ctx context.Context) error {
 	rev := c.rev
 	oldSnap := c.snapshotLedger
 	c.mu.Unlock()
-	data, err := c.record(ctx)
+	data, newSnap, err := c.record(ctx)
 	if err == nil {
 		var newRev int64
 		newRev, err = c.ml.store.CAS(ctx, c.key, data, rev)
+		if err != nil && !errors.Is(err, metadata.ErrRevisionMismatch) {
+			// An ambiguous failure (a timeout) may have written it: look.
+			if v, gerr := c.ml.store.Get(ctx, c.key); gerr == nil && bytes.Equal(v.Data, data) {
+				newRev, err = v.ModRevision, nil
+			}
+		}
 		if err == nil {
-			var rec cursorRecord
-			_ = json.Unmarshal(data, &rec)
 			c.mu.Lock()
-			c.rev, c.snapshotLedger = newRev, rec.SnapshotLedger
+			c.rev, c.snapshotLedger = newRev, newSnap
 			c.mu.Unlock()
-			if oldSnap != 0 && oldSnap != rec.SnapshotLedger {
-				c.ml.deleteLedgerBackground(oldSnap)
+			if oldSnap != 0 && oldSnap != newSnap {
+				c.ml.deleteLedger(ctx, oldSnap)
 			}
 			return nil
 		}
 		if errors.Is(err, metadata.ErrRevisionMismatch) {
-			c.ml.mu.Lock()
-			c.ml.state = stateFenced
-			c.ml.mu.Unlock()
+			// Surely not written: the new snapshot ledger is nobody's.
+			if newSnap != 0 {
+				c.ml.deleteLedger(ctx, newSnap)
+			}
+			c.ml.setFenced()
 			return fmt.Errorf("%w: cursor %q changed by another owner", ErrFenced, c.name)
 		}
+		// Any other failure may or may not have written the record: keep newSnap.
 	}
 	c.mu.Lock()
 	c.dirty = true // try again on the next flush
@@ -436,6 +574,7 @@ func (ml *ManagedLedger) writeSnapshotLedger(ctx context.Context, cursorName str
 		}
 	}
 	if err := w.Close(ctx); err != nil {
+		ml.abandonLedger(w)
 		return 0, fmt.Errorf("close cursor ledger: %w", err)
 	}
 	return w.ID(), nil

@@ -4,27 +4,49 @@
 // A managed ledger's record in etcd (Info) lists its ledgers in order. The broker that
 // owns the topic opens it like this, and serves nothing before the last step succeeds:
 //
-//  1. read the record (create it if the topic is new);
+//  1. read the record (create it if the topic is new) and claim it: rewrite it with a
+//     CAS, so that every later CAS of the record by the previous owner fails;
 //  2. recover every ledger that is not closed — the previous owner may have died while
 //     writing, or while rolling over, so that can be the last two — which fences them on
-//     the bookies, so the old owner can never again get an add acknowledged;
-//  3. create a new ledger and CAS-append it to the record.
+//     the bookies, so the old owner can never again get an add acknowledged; ledgers
+//     left empty are dropped;
+//  3. create a new ledger and CAS-append it to the record;
+//  4. load the durable cursors, rewriting each record (a CAS) so that the old owner's
+//     next cursor flush fails instead of overwriting this owner's.
 //
 // If another broker did the same concurrently, one of the two CASes fails and that
-// broker gives up the topic. A write that fails because the ledger was fenced means the
-// topic has a new owner: the managed ledger turns itself Fenced and fails every add.
+// broker gives up the topic. A write that fails because the ledger was fenced, or a CAS
+// of the record or of a cursor record that fails, means the topic has a new owner: the
+// managed ledger turns itself Fenced and fails every add with ErrFenced.
 //
-// Appends are pipelined through the ledger client and complete — their callbacks run —
-// strictly in the order they were made, across rollovers. Rollover happens on the next
-// append after the current ledger passes the entry count, size or age limit; new entries
-// wait while the next ledger is created, the old one is closed in the background.
+// Appends are pipelined through the ledger client and complete — their callbacks run,
+// on one goroutine of the managed ledger — strictly in the order they were made, across
+// rollovers and whatever their outcome. Rollover happens on the next append after the
+// current ledger passes the entry count, size or age limit, or after a write to it
+// failed (then the failed adds report their error and later adds go to the new ledger);
+// new entries wait while the next ledger is created, the old one is closed in the
+// background and then marked closed in the record.
 //
 // Reads are served from an in-memory cache of recently appended entries when possible
 // (tailing consumers), otherwise from the bookies.
 //
+// Trimming runs in the background after a durable cursor's mark-delete moves into
+// another ledger or onto the end of a closed one, after a rolled-over ledger is closed,
+// after a cursor is deleted and on open. It deletes closed ledgers that every durable
+// cursor has consumed — all closed ledgers when there is no durable cursor, Pulsar's
+// zero retention — and closed empty ledgers: first from the record, then from the
+// bookies.
+//
+// A cursor snapshot larger than 64 KiB is written to a cursor ledger of its own; the
+// previous cursor ledger is deleted once the record points at the new one.
+//
 // Invariants:
-//   - LastConfirmed is the position of the last entry whose add completed successfully;
-//     every entry up to it is durable on Qa bookies and readable.
-//   - Ledgers are deleted only when every durable cursor's mark-delete is past them (and,
-//     once retention exists, retention allows it), and never the current ledger.
+//   - LastConfirmed is the position of the last entry whose add completed successfully,
+//     and every add before it completed too; every entry up to it is durable on Qa
+//     bookies and readable. Nothing after it is readable, nor counted in Info (but for a
+//     closed ledger's final count), so readers and cursors never see an entry before
+//     every earlier add completed.
+//   - Ledgers are deleted only when they are closed, every durable cursor's mark-delete
+//     is past them (and, once retention exists, retention allows it), and never the
+//     current ledger.
 package managedledger

@@ -20,7 +20,10 @@ type LedgerInfo struct {
 }
 
 // Info is a managed ledger's record in etcd: the ordered list of its ledgers.
-// Invariant: ledger ids increase along the list; only the last ledger may be open.
+// Invariant: ledger ids increase along the list. The last ledger is the owner's current
+// one; a ledger before it may still be open while a rollover closes it in the
+// background (or if closing it failed): the next owner recovers every ledger not
+// marked closed.
 type Info struct {
 	FormatVersion int          `json:"formatVersion"`
 	Ledgers       []LedgerInfo `json:"ledgers"`

@@ -89,6 +89,9 @@ const (
 type addOp struct {
 	data []byte
 	cb   func(Position, error)
+	// barrier marks an op that is not an entry: it is delivered in order and changes
+	// nothing (Terminate waits on one for every earlier add).
+	barrier bool
 	// set on completion:
 	done bool
 	pos  Position
@@ -96,6 +99,16 @@ type addOp struct {
 }
 
 // ManagedLedger is one topic's log. It is safe for concurrent use.
+//
+// Adds are pipelined: AsyncAdd hands the entry to the current ledger writer at once,
+// and completions come back on the writers' goroutines (two writers during a
+// rollover). Completions are put back in call order through pending, and one
+// goroutine (deliverLoop) runs the callbacks, so they run strictly in AsyncAdd order
+// and never under one of our locks or on a caller's stack.
+//
+// Locks, in the order they nest: cursorMu, then a Cursor's persistMu (both held across
+// etcd/bookie I/O on purpose: they only serialise the persistence of cursors), then
+// metaMu, submitMu, mu; a Cursor's mu nests outside ml.mu. mu is never held across I/O.
 type ManagedLedger struct {
 	name  string
 	key   string
@@ -104,12 +117,14 @@ type ManagedLedger struct {
 	cfg   Config
 	log   *slog.Logger
 
-	// submitMu serialises handing ops to the ledger writer, so that entry ids follow the
-	// order of the pending queue. It is never taken from a completion callback.
-	submitMu sync.Mutex
+	// cursorMu serialises creating and deleting durable cursors.
+	cursorMu sync.Mutex
 	// metaMu serialises writes of the record to etcd (rollover, trimming, terminate). It is
 	// held across etcd round trips by design; nothing on the add path takes it.
 	metaMu sync.Mutex
+	// submitMu serialises handing ops to the ledger writer, so that entry ids follow the
+	// order of the pending queue. It is never taken from a completion callback.
+	submitMu sync.Mutex
 
 	mu      sync.Mutex
 	state   mlState
@@ -118,13 +133,25 @@ type ManagedLedger struct {
 	writer  *ledger.Writer
 	// Invariant: curCreated is when the current ledger was created (age-based rollover).
 	curCreated time.Time
-	// Invariant: pending holds every op not yet completed, in submission order; queued
-	// holds the tail of it that waits for the next ledger while rolling over.
+	// Invariant: pending holds every op not yet handed to deliverLoop, in submission
+	// order; queued holds the tail of it that waits for the next ledger while rolling
+	// over. Ops of a ledger all precede ops of later ledgers in pending.
 	pending []*addOp
 	queued  []*addOp
+	// ready holds completed ops, in order, whose callbacks deliverLoop has not run yet;
+	// readySig (capacity 1) wakes it.
+	ready    []*addOp
+	readySig chan struct{}
+	// deliverExited: deliverLoop has returned (closed and drained); callbacks of ops
+	// refused after that run on the caller's goroutine.
+	deliverExited bool
 	// writerBroken: the current writer failed; the next add rolls over.
 	writerBroken bool
-	// Invariant: lastConfirmed is the last successfully added entry (or (curLedger, -1)).
+	// terminated: adds are refused with ErrTerminated (also set from the record).
+	terminated bool
+	// Invariant: lastConfirmed is the last entry added successfully (or (curLedger, -1)).
+	// Every entry ≤ lastConfirmed was acknowledged, and the entry counts in info only
+	// cover entries ≤ lastConfirmed, except for ledgers closed with their final count.
 	lastConfirmed Position
 	// newEntries is closed (and replaced) whenever lastConfirmed advances.
 	newEntries chan struct{}
@@ -134,11 +161,19 @@ type ManagedLedger struct {
 	// layoutGen counts changes of the ledger list or its entry counts; cursors re-read
 	// the layout when it moved.
 	layoutGen uint64
-	trimming  bool
+	// trimming: a trim task runs; trimAgain: one more pass was asked for meanwhile.
+	trimming, trimAgain bool
 
 	closeOnce sync.Once
 	stop      chan struct{}
-	bg        sync.WaitGroup
+	// rollWG tracks the rollover task (at most one); tasks tracks every one-shot
+	// background task (rollover, closing a rolled-over ledger, trimming, deleting
+	// ledgers). A task adds its follow-up tasks before it ends.
+	rollWG sync.WaitGroup
+	tasks  sync.WaitGroup
+	// flushDone and delivered are closed when flushLoop and deliverLoop return.
+	flushDone chan struct{}
+	delivered chan struct{}
 }
 
 // Open opens (creating if needed) the managed ledger called name, fencing any previous
@@ -148,25 +183,29 @@ func (f *Factory) Open(ctx context.Context, name string) (*ManagedLedger, error)
 		name: name, key: f.store.Keys.Under("managed-ledgers", name),
 		store: f.store, lc: f.lc, cfg: f.cfg, log: f.cfg.Logger.With("topic", name),
 		newEntries: make(chan struct{}),
+		readySig:   make(chan struct{}, 1),
 		cache:      newEntryCache(f.cfg.CacheBytes),
 		readers:    map[int64]*ledger.Reader{},
 		cursors:    map[string]*Cursor{},
 		stop:       make(chan struct{}),
+		flushDone:  make(chan struct{}),
+		delivered:  make(chan struct{}),
 	}
 	if err := ml.open(ctx); err != nil {
 		return nil, err
 	}
+	go ml.deliverLoop()
+	go ml.flushLoop()
 	if err := ml.loadCursors(ctx); err != nil {
 		ml.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	ml.bg.Add(1)
-	go ml.flushLoop()
+	ml.maybeTrim() // ledgers consumed (or, with no cursor, closed) before this owner
 	return ml, nil
 }
 
 func (ml *ManagedLedger) open(ctx context.Context) error {
-	info, rev, err := ml.readOrCreateInfo(ctx)
+	info, rev, err := ml.claimInfo(ctx)
 	if err != nil {
 		return err
 	}
@@ -180,10 +219,11 @@ func (ml *ManagedLedger) open(ctx context.Context) error {
 				return fmt.Errorf("managedledger %s: recover ledger %d: %w", ml.name, li.ID, err)
 			}
 			li.Entries, li.Size, li.Closed = md.LastEntry+1, md.Length, true
-			if li.Entries == 0 {
-				empty = append(empty, li.ID)
-				continue
-			}
+		}
+		if li.Entries == 0 {
+			// Nothing to read in it: drop it (a previous owner's unused last ledger).
+			empty = append(empty, li.ID)
+			continue
 		}
 		kept = append(kept, li)
 	}
@@ -209,6 +249,7 @@ func (ml *ManagedLedger) open(ctx context.Context) error {
 		ml.deleteLedgerBackground(id)
 	}
 	ml.info, ml.infoRev, ml.writer, ml.curCreated = info, newRev, w, time.Now()
+	ml.terminated = info.Terminated
 	ml.lastConfirmed = Position{Ledger: w.ID(), Entry: -1}
 	for i := len(info.Ledgers) - 2; i >= 0; i-- {
 		if li := info.Ledgers[i]; li.Entries > 0 {
@@ -217,6 +258,32 @@ func (ml *ManagedLedger) open(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// claimInfo reads the record (creating it for a new topic) and rewrites it unchanged
+// with a CAS, retrying on a lost race. From then on every CAS of the record by a
+// previous owner fails — it never re-reads the record — so it can no longer roll over,
+// and learns at its next record write that it was fenced. Without the claim, a previous
+// owner that rolls over often could win the race for the record against every attempt
+// of the new owner to open the topic.
+func (ml *ManagedLedger) claimInfo(ctx context.Context) (*Info, int64, error) {
+	for {
+		info, rev, err := ml.readOrCreateInfo(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		data, err := info.marshal()
+		if err != nil {
+			return nil, 0, err
+		}
+		newRev, err := ml.store.CAS(ctx, ml.key, data, rev)
+		if err == nil {
+			return info, newRev, nil
+		}
+		if !errors.Is(err, metadata.ErrRevisionMismatch) {
+			return nil, 0, err
+		}
+	}
 }
 
 func (ml *ManagedLedger) readOrCreateInfo(ctx context.Context) (*Info, int64, error) {

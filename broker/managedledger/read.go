@@ -2,6 +2,7 @@ package managedledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -44,11 +45,7 @@ func (ml *ManagedLedger) ReadEntries(ctx context.Context, from Position, max int
 	if len(out) > 0 {
 		return out, nil // the rest comes from bookies on the next call
 	}
-	r, err := ml.reader(ctx, start.Ledger)
-	if err != nil {
-		return nil, err
-	}
-	ents, err := r.Read(ctx, e, last)
+	ents, err := ml.readLedger(ctx, start.Ledger, e, last)
 	if err != nil {
 		return nil, fmt.Errorf("managedledger %s: read %d:%d..%d: %w", ml.name, start.Ledger, e, last, err)
 	}
@@ -58,10 +55,41 @@ func (ml *ManagedLedger) ReadEntries(ctx context.Context, from Position, max int
 	return out, nil
 }
 
+// readLedger reads entries first..last of ledger id from the bookies. The caller knows
+// they were acknowledged (they are ≤ LastConfirmed), but a cached reader's view can lag:
+// the ledger may have been closed since the reader read its metadata, and the bookies
+// learn an open ledger's LAC only from later adds or the writer's idle push. So a read
+// refused as beyond the last entry refreshes the metadata, then waits for the LAC to
+// cover at least first, and returns what is readable (never nothing).
+func (ml *ManagedLedger) readLedger(ctx context.Context, id, first, last int64) ([]ledger.Entry, error) {
+	r, err := ml.reader(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := r.Read(ctx, first, last)
+	if !errors.Is(err, ledger.ErrReadBeyondLast) {
+		return ents, err
+	}
+	if err := r.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	if ents, err = r.Read(ctx, first, last); !errors.Is(err, ledger.ErrReadBeyondLast) {
+		return ents, err
+	}
+	lac, err := r.WaitLAC(ctx, first-1)
+	if err != nil {
+		return nil, err
+	}
+	return r.Read(ctx, first, min(last, lac))
+}
+
 // normalizeLocked maps from to the first existing position at or after it, and returns
-// the last readable entry of that position's ledger. ok is false when nothing is there.
+// the last readable entry of that position's ledger. ok is false when nothing is there
+// yet. Nothing after lastConfirmed is readable: entries acknowledged out of order (a
+// later ledger's, during a rollover) wait until every add before them completed.
 func (ml *ManagedLedger) normalizeLocked(from Position) (start Position, lastInLedger int64, ok bool) {
 	ls := ml.info.Ledgers
+	lc := ml.lastConfirmed
 	i := sort.Search(len(ls), func(i int) bool { return ls[i].ID >= from.Ledger })
 	entry := from.Entry
 	if entry < 0 {
@@ -72,13 +100,13 @@ func (ml *ManagedLedger) normalizeLocked(from Position) (start Position, lastInL
 	}
 	for ; i < len(ls); i, entry = i+1, 0 {
 		li := ls[i]
+		if li.ID > lc.Ledger {
+			break
+		}
+		// Ledgers before lc's are complete: all their adds completed before lc's.
 		lastEntry := li.Entries - 1
-		if li.ID == ml.lastConfirmed.Ledger || i == len(ls)-1 {
-			if li.ID == ml.lastConfirmed.Ledger {
-				lastEntry = ml.lastConfirmed.Entry
-			} else if ml.lastConfirmed.Ledger < li.ID {
-				lastEntry = -1
-			}
+		if li.ID == lc.Ledger {
+			lastEntry = lc.Entry
 		}
 		if entry <= lastEntry {
 			return Position{Ledger: li.ID, Entry: entry}, lastEntry, true
@@ -109,24 +137,27 @@ func (ml *ManagedLedger) reader(ctx context.Context, id int64) (*ledger.Reader, 
 	return r, nil
 }
 
-// Next returns the position right after p in the log as known now (crossing into the next
-// ledger after a ledger's last entry). It may name an entry not written yet.
+// Next returns the position right after p in the log as known now: (L, e+1), or the
+// first entry of the next ledger once p is the last entry of a ledger that can no
+// longer grow. It may name an entry not written yet; ReadEntries steps from there over
+// ledger ends and deleted ledgers.
 func (ml *ManagedLedger) Next(p Position) Position {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
 	ls := ml.info.Ledgers
-	for i, li := range ls {
-		if li.ID < p.Ledger {
-			continue
-		}
-		if li.ID == p.Ledger {
-			lastEntry := li.Entries - 1
-			if i == len(ls)-1 || p.Entry < lastEntry {
-				return Position{Ledger: li.ID, Entry: p.Entry + 1}
-			}
-			continue
-		}
-		return Position{Ledger: li.ID, Entry: 0}
+	i := sort.Search(len(ls), func(i int) bool { return ls[i].ID >= p.Ledger })
+	if i == len(ls) {
+		return Position{Ledger: p.Ledger, Entry: p.Entry + 1}
 	}
-	return Position{Ledger: p.Ledger, Entry: p.Entry + 1}
+	li := ls[i]
+	if li.ID != p.Ledger {
+		return Position{Ledger: li.ID, Entry: 0} // p's ledger is gone (or p is Earliest)
+	}
+	// A ledger can still grow while it is the current one, or while adds to it are
+	// in flight after a rollover (until it is closed or lastConfirmed moved past it).
+	final := i < len(ls)-1 && (li.Closed || li.ID < ml.lastConfirmed.Ledger)
+	if !final || p.Entry < li.Entries-1 {
+		return Position{Ledger: li.ID, Entry: max(p.Entry+1, 0)}
+	}
+	return Position{Ledger: ls[i+1].ID, Entry: 0}
 }

@@ -5,32 +5,63 @@ import (
 	"time"
 )
 
-// maybeTrim starts a background trim unless one is running.
+// maybeTrim starts a background trim, or asks the running one for another pass (the
+// state it decided on may be older than the change that called us).
 func (ml *ManagedLedger) maybeTrim() {
 	ml.mu.Lock()
-	if ml.trimming || ml.state == stateClosed || ml.state == stateFenced {
-		ml.mu.Unlock()
+	defer ml.mu.Unlock()
+	if ml.state == stateClosed || ml.state == stateFenced {
+		return
+	}
+	if ml.trimming {
+		ml.trimAgain = true
 		return
 	}
 	ml.trimming = true
+	ml.tasks.Add(1)
+	go ml.trimLoop()
+}
+
+// markDeleteMoved starts a trim when a durable cursor's mark-delete moved from before
+// to after in a way that can free a ledger: into another ledger, or onto the last entry
+// of a closed one. (The end of a ledger still open is handled when it closes.) Acks that
+// stay inside a ledger cost no trim.
+func (ml *ManagedLedger) markDeleteMoved(before, after Position) {
+	ml.mu.Lock()
+	freed := before.Ledger != after.Ledger
+	if li := ml.ledgerLocked(after.Ledger); !freed && li != nil {
+		freed = li.Closed && after.Entry >= li.Entries-1
+	}
 	ml.mu.Unlock()
-	ml.bg.Add(1)
-	go func() {
-		defer ml.bg.Done()
+	if freed {
+		ml.maybeTrim()
+	}
+}
+
+func (ml *ManagedLedger) trimLoop() {
+	defer ml.tasks.Done()
+	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
 		if err := ml.trim(ctx); err != nil {
 			ml.log.Warn("trim", "err", err)
 		}
+		cancel()
 		ml.mu.Lock()
-		ml.trimming = false
+		if !ml.trimAgain || ml.state == stateClosed || ml.state == stateFenced {
+			ml.trimming, ml.trimAgain = false, false
+			ml.mu.Unlock()
+			return
+		}
+		ml.trimAgain = false
 		ml.mu.Unlock()
-	}()
+	}
 }
 
-// trim deletes the ledgers every durable cursor has fully consumed. With no durable
-// cursor, every ledger but the current one is deletable (Pulsar's default retention of
-// zero: data nobody subscribed to is not kept).
+// trim deletes the closed ledgers every durable cursor has fully consumed, and closed
+// empty ledgers. With no durable cursor, every closed ledger is deletable (Pulsar's
+// default retention of zero: data nobody subscribed to is not kept). The current ledger
+// is never deleted, nor a ledger still being written after a rollover (not closed yet),
+// nor one holding entries after lastConfirmed.
 func (ml *ManagedLedger) trim(ctx context.Context) error {
 	ml.mu.Lock()
 	cursors := make([]*Cursor, 0, len(ml.cursors))
@@ -47,14 +78,18 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 	ml.mu.Lock()
 	var doomed []int64
 	ls := ml.info.Ledgers
+	lc := ml.lastConfirmed
 	for i := 0; i < len(ls)-1; i++ { // never the current ledger
 		li := ls[i]
-		if !li.Closed && li.ID == ml.lastConfirmed.Ledger {
-			break // still being written during a rollover
+		if !li.Closed {
+			continue // still being closed after a rollover
 		}
-		consumed := li.ID < slowest.Ledger || (li.ID == slowest.Ledger && slowest.Entry >= li.Entries-1)
-		if !consumed {
-			break
+		last := Position{Ledger: li.ID, Entry: li.Entries - 1}
+		if lc.Less(last) {
+			break // adds before some of its entries are still in flight
+		}
+		if li.Entries > 0 && slowest.Less(last) {
+			break // a cursor still needs it (and everything after it)
 		}
 		doomed = append(doomed, li.ID)
 	}
@@ -80,7 +115,6 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 		return err
 	}
 	ml.mu.Lock()
-	ml.layoutGen++
 	for _, id := range doomed {
 		ml.cache.dropLedger(id)
 		delete(ml.readers, id)
@@ -96,9 +130,9 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 
 // deleteLedgerBackground deletes a ledger that is no longer referenced.
 func (ml *ManagedLedger) deleteLedgerBackground(id int64) {
-	ml.bg.Add(1)
+	ml.tasks.Add(1)
 	go func() {
-		defer ml.bg.Done()
+		defer ml.tasks.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := ml.lc.Delete(ctx, id); err != nil {

@@ -67,6 +67,8 @@ type Broker struct {
 	ln       net.Listener
 	httpLn   net.Listener
 	serveErr chan error
+	// pulsarURL is the advertised pulsar:// URL; advertisedHost the host in it.
+	pulsarURL, advertisedHost string
 }
 
 // Start starts a broker and returns once it accepts connections.
@@ -97,9 +99,10 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.AdvertisedHost != "" {
 		host = cfg.AdvertisedHost
 	}
-	b := &Broker{cfg: cfg, lc: lc, svc: svc, ln: ln, serveErr: make(chan error, 2)}
+	b := &Broker{cfg: cfg, lc: lc, svc: svc, ln: ln, serveErr: make(chan error, 2),
+		pulsarURL: "pulsar://" + net.JoinHostPort(host, port), advertisedHost: host}
 	b.srv = server.New(svc, server.Config{
-		AdvertisedURL:  "pulsar://" + net.JoinHostPort(host, port),
+		AdvertisedURL:  b.pulsarURL,
 		MaxMessageSize: cfg.MaxMessageSize,
 		Logger:         log.With("component", "server"),
 	})
@@ -137,6 +140,8 @@ func (b *Broker) httpHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok")
 	})
+	b.registerTopicAdmin(mux)
+	b.registerHTTPLookup(mux)
 	return mux
 }
 

@@ -190,23 +190,49 @@ func (c *Client) conn(id string) (*bookieConn, error) {
 // was unreachable but the registry says it is up — it restarted, perhaps on another
 // address — the call is made once more, after pointing the channel at the registered
 // address and cutting its reconnect backoff short.
+//
+// After the channel was pointed at a new address, that retry waits (within its timeout)
+// for the channel to connect: gRPC's pick_first keeps reporting the old address's
+// TRANSIENT_FAILURE until a connection is READY (gRFC A62), so a fail-fast retry would
+// fail at once with the old address's error. Each new address gets that patience once;
+// a bookie still registered at an address already tried (a dead bookie whose lease has
+// not expired) is retried fail-fast and costs no wait.
 func (c *Client) unary(ctx context.Context, bookie string, extra time.Duration, call func(context.Context, bookiev1.BookieClient) error) error {
 	bc, err := c.conn(bookie)
 	if err != nil {
 		return err
 	}
+	rpc, patientFor := bc.rpc, uint64(0)
 	for attempt := 0; ; attempt++ {
 		cctx, cancel := context.WithTimeout(ctx, c.cfg.ReadTimeout+extra)
-		err = call(cctx, bc.rpc)
+		err = call(cctx, rpc)
 		cancel()
+		if patientFor != 0 {
+			bc.settledMoves.Store(patientFor)
+		}
 		if err == nil || attempt > 0 || !isUnreachable(err) || ctx.Err() != nil {
 			return err
 		}
 		if !c.resolver.refresh(ctx, bookie) {
 			return err
 		}
+		if m := c.resolver.moves(bookie); m != bc.settledMoves.Load() {
+			rpc, patientFor = bookiev1.NewBookieClient(waitForReady{bc.cc}), m
+		}
 		bc.cc.ResetConnectBackoff()
 	}
+}
+
+// waitForReady makes every call on cc wait for the channel to be ready (within the
+// call's deadline) instead of failing fast.
+type waitForReady struct{ cc grpc.ClientConnInterface }
+
+func (w waitForReady) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	return w.cc.Invoke(ctx, method, args, reply, append(opts[:len(opts):len(opts)], grpc.WaitForReady(true))...)
+}
+
+func (w waitForReady) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return w.cc.NewStream(ctx, desc, method, append(opts[:len(opts):len(opts)], grpc.WaitForReady(true))...)
 }
 
 func (c *Client) addWriter(w *Writer) error {

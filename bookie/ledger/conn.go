@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
 	"google.golang.org/grpc"
@@ -32,6 +33,10 @@ type bookieConn struct {
 	logger *slog.Logger
 	// kick asks the resolver to look the bookie up again.
 	kick func()
+	// settledMoves is the resolver's count of address changes (moves) for which a
+	// unary retry already waited for the channel to connect (see Client.unary).
+	// Invariant: ≤ the resolver's moves, which only grow.
+	settledMoves atomic.Uint64
 	// streams counts stream goroutines, for close to wait on.
 	streams sync.WaitGroup
 

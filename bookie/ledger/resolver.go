@@ -71,6 +71,20 @@ func (b *bookieResolverBuilder) refresh(ctx context.Context, id string) bool {
 	return true
 }
 
+// moves returns how many times bookie id's channel was pointed from one address to
+// another (0 while it has no resolver).
+func (b *bookieResolverBuilder) moves(id string) uint64 {
+	b.mu.Lock()
+	r := b.active[id]
+	b.mu.Unlock()
+	if r == nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.moves
+}
+
 // kick asks bookie id's resolver to look it up again, in the background.
 func (b *bookieResolverBuilder) kick(id string) {
 	b.mu.Lock()
@@ -95,6 +109,11 @@ type bookieResolver struct {
 	mu sync.Mutex
 	// addr is the address last pushed to the channel ("" before the first).
 	addr string
+	// known is the last address ever pushed (unlike addr, not forgotten while the bookie
+	// is unregistered); moves counts pushes of an address other than known: the bookie
+	// came back elsewhere.
+	known string
+	moves uint64
 }
 
 // minLookupGap spaces registry lookups; a bookie that is not registered is looked up
@@ -158,6 +177,10 @@ func (r *bookieResolver) push(addr string) {
 	}
 	r.b.logger.Debug("bookie address", "bookie", r.id, "addr", addr)
 	r.addr = addr
+	if r.known != "" && r.known != addr {
+		r.moves++
+	}
+	r.known = addr
 }
 
 func (r *bookieResolver) ResolveNow(resolver.ResolveNowOptions) {

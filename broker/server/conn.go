@@ -26,6 +26,9 @@ const minProtocolVersion = 6
 type outFrame struct {
 	cmd   *pulsar.BaseCommand
 	entry []byte
+	// slot: the frame answers a SEND and holds one of publishSlots, which the writer
+	// frees when it takes the frame.
+	slot bool
 }
 
 // conn is one client connection. The reader goroutine (run) owns reading and handling;
@@ -39,9 +42,17 @@ type conn struct {
 	out       chan outFrame
 	done      chan struct{} // closed when the connection is torn down
 	closeOnce sync.Once
-	// publishSlots bounds SENDs awaiting receipts (back-pressure on a fast producer).
+	// publishSlots bounds SENDs whose answer the writer has not taken yet (back-pressure
+	// on a fast producer, or on one that stops reading).
 	publishSlots chan struct{}
-	handlers     sync.WaitGroup
+	// sendAnswers carries SEND_RECEIPT and SEND_ERROR frames, in the order the
+	// managed ledger completes the adds. They are queued from the topic's callback
+	// goroutine, which must never wait for this connection: a client that stops
+	// reading would hold up every producer of the topic.
+	// Invariant: every frame in it holds a publish slot, so len ≤ cap = the slot count
+	// and queueing never blocks.
+	sendAnswers chan outFrame
+	handlers    sync.WaitGroup
 
 	mu sync.Mutex
 	// Invariant: producers and consumers hold this connection's registered handles by
@@ -56,6 +67,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		out:          make(chan outFrame, 1024),
 		done:         make(chan struct{}),
 		publishSlots: make(chan struct{}, s.cfg.MaxPendingPublishPerConnection),
+		sendAnswers:  make(chan outFrame, s.cfg.MaxPendingPublishPerConnection),
 		producers:    map[uint64]*producerHandle{},
 		consumers:    map[uint64]*consumerHandle{},
 	}
@@ -70,6 +82,17 @@ func (c *conn) sendFrame(f outFrame) bool {
 		return true
 	case <-c.done:
 		return false
+	}
+}
+
+// sendAnswer queues the answer to a SEND that holds a publish slot; it never blocks.
+func (c *conn) sendAnswer(cmd *pulsar.BaseCommand) {
+	select {
+	case c.sendAnswers <- outFrame{cmd: cmd, slot: true}:
+	default:
+		// Unreachable while the invariant holds; never block the caller for it.
+		c.log.Error("send answer queue full; closing the connection", "type", cmd.GetType().String())
+		c.close()
 	}
 }
 
@@ -148,16 +171,22 @@ func (c *conn) writeLoop() {
 		var f outFrame
 		select {
 		case f = <-c.out:
+		case f = <-c.sendAnswers:
 		case <-c.done:
 			return
 		}
 		for {
 			c.appendFrame(w, f)
+			if f.slot {
+				<-c.publishSlots
+			}
 			if w.Buffered() >= 256<<10 {
 				break
 			}
 			select {
 			case f = <-c.out:
+				continue
+			case f = <-c.sendAnswers:
 				continue
 			default:
 			}
@@ -237,10 +266,9 @@ func (c *conn) handle(f wire.Frame) error {
 	case pulsar.BaseCommand_GET_TOPICS_OF_NAMESPACE:
 		c.handleTopicsOfNamespace(cmd.GetGetTopicsOfNamespace())
 	case pulsar.BaseCommand_GET_SCHEMA:
-		c.send(wire.NewGetSchemaError(cmd.GetGetSchema().GetRequestId(), pulsar.ServerError_TopicNotFound, wire.SchemaNotFoundMessage))
+		c.handleGetSchema(cmd.GetGetSchema())
 	case pulsar.BaseCommand_GET_OR_CREATE_SCHEMA:
-		// Schemas are accepted and not stored yet: every schema is version 0.
-		c.send(wire.NewGetOrCreateSchemaResponse(cmd.GetGetOrCreateSchema().GetRequestId(), make([]byte, 8)))
+		c.handleGetOrCreateSchema(cmd.GetGetOrCreateSchema())
 	case pulsar.BaseCommand_PRODUCER:
 		c.handleProducer(cmd.GetProducer())
 	case pulsar.BaseCommand_SEND:

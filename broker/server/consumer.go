@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sort"
+	"sync/atomic"
 
 	"github.com/strata-io/strata/broker/dispatch"
 	"github.com/strata-io/strata/broker/managedledger"
@@ -14,26 +15,34 @@ import (
 )
 
 // consumerHandle is a consumer registered on this connection. It is the subscription's
-// ConsumerSink: it turns deliveries into MESSAGE frames.
+// ConsumerSink: it turns deliveries into MESSAGE frames. Everything the subscription
+// goroutine sends this consumer goes through its outbox, so that goroutine never waits
+// for this connection.
 type consumerHandle struct {
 	c     *conn
 	id    uint64 // the client's consumer_id
 	topic *service.Topic
 	cons  *service.Consumer
+	out   *outbox
+	// unsubscribing: the client's UNSUBSCRIBE is closing the subscription; the
+	// consumer is not told CLOSE_CONSUMER (it would reconnect), only SUCCESS.
+	unsubscribing atomic.Bool
 }
 
 func (h *consumerHandle) Deliver(msgs []service.Message) {
-	for _, m := range msgs {
-		cmd := wire.NewMessage(h.id, m.Pos.Ledger, m.Pos.Entry, m.RedeliveryCount, m.AckSet)
-		if !h.c.sendFrame(outFrame{cmd: cmd, entry: m.Entry}) {
-			return
-		}
+	fs := make([]outFrame, len(msgs))
+	for i, m := range msgs {
+		fs[i] = outFrame{cmd: wire.NewMessage(h.id, m.Pos.Ledger, m.Pos.Entry, m.RedeliveryCount, m.AckSet), entry: m.Entry}
 	}
+	h.out.push(fs...)
 }
 
 func (h *consumerHandle) ActiveChange(active bool) {
-	h.c.send(wire.NewActiveConsumerChange(h.id, active))
+	h.out.push(outFrame{cmd: wire.NewActiveConsumerChange(h.id, active)})
 }
+
+// reply sends an answer that concerns this consumer in order with its other frames.
+func (h *consumerHandle) reply(cmd *pulsar.BaseCommand) { h.out.push(outFrame{cmd: cmd}) }
 
 // Close is the broker closing the consumer (topic unloaded, subscription reset or
 // deleted): the client reconnects.
@@ -44,16 +53,19 @@ func (h *consumerHandle) Close() {
 		delete(h.c.consumers, h.id)
 	}
 	h.c.mu.Unlock()
-	if mine {
-		h.c.send(wire.NewCloseConsumer(h.id, 0, "", ""))
+	if mine && !h.unsubscribing.Load() {
+		h.reply(wire.NewCloseConsumer(h.id, 0, "", ""))
 	}
+	h.out.finish()
 }
 
-// detach removes the consumer from its subscription (connection gone).
+// detach removes the consumer from its subscription (connection gone, or the client
+// closed it).
 func (h *consumerHandle) detach() {
 	if h.cons != nil {
 		h.cons.Remove()
 	}
+	h.out.finish()
 }
 
 // handleConsumerCommand handles the consumer-side commands; false for others.
@@ -132,7 +144,7 @@ func (c *conn) handleSubscribe(cmd *pulsar.CommandSubscribe) {
 			c.send(wire.NewError(reqID, serverError(err), err.Error()))
 			return
 		}
-		h := &consumerHandle{c: c, id: consID, topic: t}
+		h := &consumerHandle{c: c, id: consID, topic: t, out: newOutbox(c)}
 		spec := service.SubscribeSpec{
 			Subscription: cmd.GetSubscription(),
 			Type:         service.SubType(cmd.GetSubType()),
@@ -197,12 +209,17 @@ func (c *conn) handleAck(a *pulsar.CommandAck) {
 	var done func(error)
 	if a.RequestId != nil {
 		reqID := a.GetRequestId()
+		// done runs on the subscription goroutine: answer through the outbox.
+		send := c.send
+		if h != nil {
+			send = h.reply
+		}
 		done = func(err error) {
 			if err != nil {
-				c.send(wire.NewAckResponseError(a.GetConsumerId(), reqID, serverError(err), err.Error()))
+				send(wire.NewAckResponseError(a.GetConsumerId(), reqID, serverError(err), err.Error()))
 				return
 			}
-			c.send(wire.NewAckResponse(a.GetConsumerId(), reqID))
+			send(wire.NewAckResponse(a.GetConsumerId(), reqID))
 		}
 	}
 	if h == nil {
@@ -213,7 +230,7 @@ func (c *conn) handleAck(a *pulsar.CommandAck) {
 	}
 	acks := make([]service.Ack, 0, len(a.GetMessageId()))
 	for _, id := range a.GetMessageId() {
-		acks = append(acks, service.Ack{Pos: position(id), BatchSize: int(id.GetBatchSize()), AckSet: id.GetAckSet()})
+		acks = append(acks, service.Ack{Pos: position(id), BatchSize: ackBatchSize(id), AckSet: id.GetAckSet()})
 	}
 	if a.GetAckType() == pulsar.CommandAck_Cumulative {
 		if len(acks) == 0 {
@@ -229,6 +246,20 @@ func (c *conn) handleAck(a *pulsar.CommandAck) {
 	h.cons.AckIndividual(acks, done)
 }
 
+// ackBatchSize is the batch size to apply a batch-index ack with. pulsar-client-go
+// v0.19.0 sends ack_set without batch_size (consumer_partition.go internalAck,
+// ack_grouping_tracker.go toMsgIDDataList), as Pulsar's broker does not need it: its
+// ack_set has one bit per message, set while unacked, and bits past the batch are clear.
+// Without a batch_size we take every bit the words can hold: the extra indexes read as
+// acknowledged, so the entry counts as acknowledged exactly when the client's real bits
+// are all clear, and a redelivery's ack_set carries the same set bits.
+func ackBatchSize(id *pulsar.MessageIdData) int {
+	if n := int(id.GetBatchSize()); n > 0 || len(id.GetAckSet()) == 0 {
+		return n
+	}
+	return 64 * len(id.GetAckSet())
+}
+
 func (c *conn) handleUnsubscribe(u *pulsar.CommandUnsubscribe) {
 	reqID := u.GetRequestId()
 	h := c.consumer(u.GetConsumerId())
@@ -237,8 +268,10 @@ func (c *conn) handleUnsubscribe(u *pulsar.CommandUnsubscribe) {
 		return
 	}
 	c.async(func(ctx context.Context) {
+		h.unsubscribing.Store(true)
 		err := h.topic.Unsubscribe(ctx, h.cons.Subscription(), h.cons, u.GetForce())
 		if err != nil {
+			h.unsubscribing.Store(false)
 			c.send(wire.NewError(reqID, serverError(err), err.Error()))
 			return
 		}
@@ -274,13 +307,16 @@ func (c *conn) handleSeek(s *pulsar.CommandSeek) {
 			to = p
 		}
 		done := make(chan struct{})
+		// onDone runs on the subscription goroutine, before it closes the consumers: the
+		// answer goes through the outbox, after the messages sent before the seek and
+		// before CLOSE_CONSUMER.
 		h.cons.Subscription().Seek(to, func(err error) {
 			defer close(done)
 			if err != nil {
-				c.send(wire.NewError(reqID, serverError(err), err.Error()))
+				h.reply(wire.NewError(reqID, serverError(err), err.Error()))
 				return
 			}
-			c.send(wire.NewSuccess(reqID))
+			h.reply(wire.NewSuccess(reqID))
 		})
 		<-done
 	})

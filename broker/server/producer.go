@@ -66,6 +66,25 @@ func (c *conn) handleProducer(cmd *pulsar.CommandProducer) {
 			return
 		}
 		h.p = p
+		// A producer with a schema registers it now, so the client need not send
+		// GET_OR_CREATE_SCHEMA before its first message.
+		var schemaVer []byte
+		if cmd.Schema != nil {
+			v, err := c.srv.svc.Schemas.GetOrCreate(ctx, name, schemaInfo(cmd.GetSchema()))
+			if err != nil {
+				t.RemoveProducer(p)
+				c.send(wire.NewError(reqID, serverError(err), err.Error()))
+				return
+			}
+			schemaVer = schemaVersionBytes(v)
+		}
+		if sub := cmd.GetInitialSubscriptionName(); sub != "" {
+			if err := t.EnsureSubscription(ctx, sub); err != nil {
+				t.RemoveProducer(p)
+				c.send(wire.NewError(reqID, serverError(err), err.Error()))
+				return
+			}
+		}
 		c.mu.Lock()
 		select {
 		case <-c.done:
@@ -89,7 +108,7 @@ func (c *conn) handleProducer(cmd *pulsar.CommandProducer) {
 				return
 			}
 		}
-		c.send(wire.NewProducerSuccess(reqID, p.Name(), -1, nil))
+		c.send(wire.NewProducerSuccess(reqID, p.Name(), -1, schemaVer))
 	})
 }
 
@@ -106,19 +125,28 @@ func (c *conn) brokerClosedProducer(h *producerHandle) {
 	c.send(wire.NewCloseProducer(h.id, 0, "", ""))
 }
 
+// handleSend stores a SEND's entry. Every SEND gets exactly one answer, SEND_RECEIPT or
+// SEND_ERROR, through c.sendAnswers, so a producer's answers keep their order.
 func (c *conn) handleSend(cmd *pulsar.CommandSend, f wire.Frame) {
 	prodID, seq := cmd.GetProducerId(), cmd.GetSequenceId()
+	// Back-pressure: at most MaxPendingPublishPerConnection SENDs whose answer the
+	// writer has not taken yet; past that this connection stops reading.
+	select {
+	case c.publishSlots <- struct{}{}:
+	case <-c.done:
+		return
+	}
 	c.mu.Lock()
 	h := c.producers[prodID]
 	c.mu.Unlock()
 	if h == nil {
-		c.send(wire.NewSendError(prodID, seq, pulsar.ServerError_NotAllowedError, "no producer with this id on the connection"))
+		c.sendAnswer(wire.NewSendError(prodID, seq, pulsar.ServerError_NotAllowedError, "no producer with this id on the connection"))
 		return
 	}
 	select {
 	case <-h.p.Ready():
 	default:
-		c.send(wire.NewSendError(prodID, seq, pulsar.ServerError_NotAllowedError, "producer is waiting for exclusive access"))
+		c.sendAnswer(wire.NewSendError(prodID, seq, pulsar.ServerError_NotAllowedError, "producer is waiting for exclusive access"))
 		return
 	}
 	if f.PayloadErr != nil {
@@ -127,30 +155,25 @@ func (c *conn) handleSend(cmd *pulsar.CommandSend, f wire.Frame) {
 		if errors.As(f.PayloadErr, &ce) {
 			code = pulsar.ServerError_ChecksumError
 		}
-		c.send(wire.NewSendError(prodID, seq, code, f.PayloadErr.Error()))
+		c.sendAnswer(wire.NewSendError(prodID, seq, code, f.PayloadErr.Error()))
 		return
 	}
 	n := int(cmd.GetNumMessages())
 	if n <= 0 {
 		n = 1
 	}
-	// Back-pressure: at most MaxPendingPublishPerConnection sends await receipts.
-	select {
-	case c.publishSlots <- struct{}{}:
-	case <-c.done:
-		return
-	}
+	// The callback runs on the topic's managed-ledger goroutine: it must not wait for
+	// this connection, and sendAnswer does not.
 	h.topic.Publish(f.Payload.Entry, n, func(pos managedledger.Position, err error) {
-		<-c.publishSlots
 		if err != nil {
 			code := serverError(err)
 			if code == pulsar.ServerError_UnknownError || code == pulsar.ServerError_ServiceNotReady {
 				code = pulsar.ServerError_PersistenceError
 			}
-			c.send(wire.NewSendError(prodID, seq, code, err.Error()))
+			c.sendAnswer(wire.NewSendError(prodID, seq, code, err.Error()))
 			return
 		}
-		c.send(wire.NewSendReceipt(prodID, seq, pos.Ledger, pos.Entry))
+		c.sendAnswer(wire.NewSendReceipt(prodID, seq, pos.Ledger, pos.Entry))
 	})
 }
 

@@ -138,6 +138,38 @@ func (n *Namespaces) CreatePartitionedTopic(ctx context.Context, name topic.Name
 	return err
 }
 
+// ErrPartitionsNotIncreased: a partitioned topic's partition count can only grow.
+var ErrPartitionsNotIncreased = errors.New("service: the partition count can only be increased")
+
+// UpdatePartitionedTopic raises a partitioned topic's partition count to partitions;
+// ErrNotFound if it is not a partitioned topic, ErrPartitionsNotIncreased unless
+// partitions is above the current count (Pulsar never shrinks a partitioned topic).
+func (n *Namespaces) UpdatePartitionedTopic(ctx context.Context, name topic.Name, partitions int) error {
+	for {
+		v, err := n.s.Get(ctx, n.partitionedKey(name))
+		if errors.Is(err, metadata.ErrNotFound) {
+			return fmt.Errorf("%w: partitioned topic %s", ErrNotFound, name)
+		}
+		if err != nil {
+			return err
+		}
+		var m PartitionedTopicMetadata
+		if err := json.Unmarshal(v.Data, &m); err != nil {
+			return fmt.Errorf("service: partitioned topic %s: bad record: %w", name, err)
+		}
+		if partitions <= m.Partitions {
+			return fmt.Errorf("%w: %s has %d, asked for %d", ErrPartitionsNotIncreased, name, m.Partitions, partitions)
+		}
+		m.Partitions = partitions
+		b, _ := json.Marshal(m)
+		_, err = n.s.CAS(ctx, n.partitionedKey(name), b, v.ModRevision)
+		if errors.Is(err, metadata.ErrRevisionMismatch) {
+			continue // changed under us: decide again
+		}
+		return err
+	}
+}
+
 // TopicsOf lists the full names of the persistent topics of a namespace: every topic with
 // a managed ledger, plus the partitions of every partitioned topic.
 func (n *Namespaces) TopicsOf(ctx context.Context, ns string) ([]string, error) {

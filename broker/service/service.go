@@ -47,6 +47,7 @@ type Service struct {
 	mlf        *managedledger.Factory
 	log        *slog.Logger
 	Namespaces *Namespaces
+	Schemas    *Schemas
 
 	producerSeq atomic.Uint64
 
@@ -66,7 +67,7 @@ type topicSlot struct {
 func New(store *metadata.Store, mlf *managedledger.Factory, cfg Config) *Service {
 	cfg.applyDefaults()
 	return &Service{cfg: cfg, store: store, mlf: mlf, log: cfg.Logger, Namespaces: &Namespaces{s: store},
-		topics: map[string]*topicSlot{}}
+		Schemas: &Schemas{s: store}, topics: map[string]*topicSlot{}}
 }
 
 // Cluster is the cluster name.

@@ -62,6 +62,12 @@ func (t *Topic) consumerCount() int {
 // has no consumers.
 func (t *Topic) subscription(ctx context.Context, spec SubscribeSpec) (*Subscription, error) {
 	if !spec.Durable {
+		// A reader the broker disconnected after a SEEK comes back under the same name:
+		// it continues on its reset cursor, as in Pulsar, not at the start_message_id it
+		// sends (after a seek by time that is still its original start).
+		if s := t.idleNonDurable(spec); s != nil {
+			return s, nil
+		}
 		c, err := t.ml.NewNonDurableCursor(t.startPosition(spec))
 		if err != nil {
 			return nil, err
@@ -120,6 +126,20 @@ func (t *Topic) subscription(ctx context.Context, spec SubscribeSpec) (*Subscrip
 	}
 	t.subs[spec.Subscription] = ns
 	return ns, nil
+}
+
+// idleNonDurable returns a non-durable subscription called spec.Subscription, of its
+// type, that has no consumer: one whose consumers the broker closed (a seek), since the
+// last consumer leaving removes it.
+func (t *Topic) idleNonDurable(spec SubscribeSpec) *Subscription {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.subs {
+		if !s.durable && s.name == spec.Subscription && s.subType == spec.Type && s.ConsumerCount() == 0 {
+			return s
+		}
+	}
+	return nil
 }
 
 // startPosition resolves a reader's start: the entry itself (inclusive, the client trims

@@ -89,6 +89,17 @@ type Consumer struct {
 	sink ConsumerSink
 	// MsgsOut counts delivered messages.
 	MsgsOut atomic.Int64
+
+	// Owned by the subscription goroutine. pulsar-client-go registers its handler for
+	// a consumer only after it has read SUBSCRIBE's SUCCESS, on another goroutine than
+	// the one reading the connection, and drops frames for a consumer it does not know
+	// ("Consumer not found while active consumer change"). Its first FLOW is the first
+	// sign that the handler exists, so until then what the dispatcher wants the consumer
+	// told is held back: its last active state (Failover), and a close.
+	// Invariant: heldActive and heldClose are unset once started is true.
+	started    bool
+	heldActive *bool
+	heldClose  bool
 }
 
 // Subscription is a cursor plus a dispatcher, driven by one goroutine. Every input is a
@@ -245,6 +256,11 @@ func (s *Subscription) act() {
 			c.sink.Deliver(msgs)
 		case dispatch.ActiveConsumerChange:
 			if c := s.consumers[a.ConsumerID]; c != nil {
+				if !c.started {
+					active := a.IsActive
+					c.heldActive = &active
+					continue
+				}
 				c.sink.ActiveChange(a.IsActive)
 			}
 		case dispatch.StartTimer:
@@ -256,6 +272,10 @@ func (s *Subscription) act() {
 			if c := s.consumers[a.ConsumerID]; c != nil {
 				delete(s.consumers, a.ConsumerID)
 				s.nConsumers.Add(-1)
+				if !c.started {
+					c.heldActive, c.heldClose = nil, true
+					continue
+				}
 				c.sink.Close()
 			}
 		}
@@ -355,8 +375,17 @@ func entryMeta(e managedledger.Entry) dispatch.Entry {
 }
 
 // StickyKeyHash is Key_Shared's hash: Murmur3_32(key) & 0x7fffffff mod 65536.
+//
+// It goes through murmur3's streaming digest, as pulsar-client-go's own
+// Murmur3_32Hash does: the one-shot murmur3.Sum32 (v1.1.0) walks the key with a
+// pointer computed past its end, which the race detector's checkptr turns into a
+// fatal error ("pointer arithmetic result points to invalid allocation") — a
+// -race build of the broker died on the first keyed message a Key_Shared
+// subscription read.
 func StickyKeyHash(key []byte) uint16 {
-	return uint16((murmur3.Sum32(key) & math.MaxInt32) % 65536)
+	h := murmur3.New32()
+	h.Write(key) // a hash.Hash never fails
+	return uint16((h.Sum32() & math.MaxInt32) % 65536)
 }
 
 // addConsumer attaches a consumer (on the goroutine).
@@ -386,8 +415,27 @@ func (s *Subscription) addConsumer(spec ConsumerSpec) (*Consumer, error) {
 }
 
 // Start lets the dispatcher act on a new consumer; call it after the client was told
-// SUBSCRIBE succeeded (frames for the consumer must not precede SUCCESS).
+// SUBSCRIBE succeeded (frames for the consumer must not precede SUCCESS). Notices for the
+// consumer wait for its first FLOW (see Consumer.started).
 func (c *Consumer) Start() { c.sub.post(func() {}) }
+
+// release sends what was held back for the consumer until the client could take it.
+// Runs on the subscription goroutine.
+func (c *Consumer) release() {
+	if c.started {
+		return
+	}
+	c.started = true
+	if c.heldClose {
+		c.heldClose = false
+		c.sink.Close()
+		return
+	}
+	if c.heldActive != nil {
+		c.sink.ActiveChange(*c.heldActive)
+		c.heldActive = nil
+	}
+}
 
 // ID is the consumer's id within its subscription.
 func (c *Consumer) ID() uint64 { return c.id }
@@ -399,7 +447,12 @@ func (c *Consumer) Name() string { return c.name }
 func (c *Consumer) Subscription() *Subscription { return c.sub }
 
 // Flow grants permits (in messages).
-func (c *Consumer) Flow(n uint32) { c.sub.post(func() { c.sub.d.Flow(c.id, n) }) }
+func (c *Consumer) Flow(n uint32) {
+	c.sub.post(func() {
+		c.release()
+		c.sub.d.Flow(c.id, n)
+	})
+}
 
 // Redeliver asks for the consumer's unacknowledged positions to be delivered again (all
 // of them when ps is empty).

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -147,6 +148,17 @@ func (t *Topic) RemoveProducer(p *Producer) {
 		t.producers[next.name] = next
 		close(next.ready)
 	}
+}
+
+// EnsureSubscription creates the durable subscription name at the earliest position
+// unless it exists: a producer's initial_subscription_name (the client's DLQ producer
+// sets it), so that what it publishes is retained for a consumer that subscribes later.
+func (t *Topic) EnsureSubscription(ctx context.Context, name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty subscription name", ErrBadSubscription)
+	}
+	_, _, err := t.ml.OpenCursor(ctx, name, managedledger.Earliest)
+	return err
 }
 
 // Producers returns the live producers.

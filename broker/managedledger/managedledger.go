@@ -359,3 +359,10 @@ func (ml *ManagedLedger) Info() Info {
 	defer ml.mu.Unlock()
 	return *ml.info.clone()
 }
+
+// Fenced reports whether a newer owner took the managed ledger over.
+func (ml *ManagedLedger) Fenced() bool {
+	ml.mu.Lock()
+	defer ml.mu.Unlock()
+	return ml.state == stateFenced
+}

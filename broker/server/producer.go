@@ -39,7 +39,7 @@ func (c *conn) handleProducer(cmd *pulsar.CommandProducer) {
 	if existing, ok := c.producers[prodID]; ok {
 		c.mu.Unlock()
 		// The client retried its create on the same connection: answer the same.
-		c.send(wire.NewProducerSuccess(reqID, existing.p.Name(), -1, nil))
+		c.send(wire.NewProducerSuccess(reqID, existing.p.Name(), existing.topic.LastSequenceID(existing.p.Name()), nil))
 		return
 	}
 	c.mu.Unlock()
@@ -108,7 +108,7 @@ func (c *conn) handleProducer(cmd *pulsar.CommandProducer) {
 				return
 			}
 		}
-		c.send(wire.NewProducerSuccess(reqID, p.Name(), -1, schemaVer))
+		c.send(wire.NewProducerSuccess(reqID, p.Name(), t.LastSequenceID(p.Name()), schemaVer))
 	})
 }
 
@@ -164,7 +164,9 @@ func (c *conn) handleSend(cmd *pulsar.CommandSend, f wire.Frame) {
 	}
 	// The callback runs on the topic's managed-ledger goroutine: it must not wait for
 	// this connection, and sendAnswer does not.
-	h.topic.Publish(f.Payload.Entry, n, func(pos managedledger.Position, err error) {
+	msg := service.PublishMessage{Producer: h.p.Name(), SequenceID: int64(seq),
+		HighestSequenceID: int64(cmd.GetHighestSequenceId()), Entry: f.Payload.Entry, NumMessages: n}
+	h.topic.Publish(msg, func(pos managedledger.Position, err error) {
 		if err != nil {
 			code := serverError(err)
 			if code == pulsar.ServerError_UnknownError || code == pulsar.ServerError_ServiceNotReady {

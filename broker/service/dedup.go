@@ -27,13 +27,19 @@ type dedupRecord struct {
 	Producers     map[string]int64 `json:"producers"`
 }
 
+// dedupCursorName is the durable cursor that keeps the entries after the last snapshot
+// from being trimmed, so that a new owner can replay them (Pulsar uses the same name).
+const dedupCursorName = "pulsar.dedup"
+
 // dedup drops messages a producer already published: for each producer name it keeps
 // the highest sequence id accepted (pushed) and the highest made durable (persisted),
 // as Pulsar does. It is rebuilt after a restart or failover from the last snapshot plus
-// a replay of the entries written after it.
+// a replay of the entries written after it; its cursor holds those entries back from
+// trimming until the next snapshot covers them.
 type dedup struct {
-	topic *Topic
-	key   string
+	topic  *Topic
+	key    string
+	cursor *managedledger.Cursor
 
 	mu sync.Mutex
 	// Invariant: persisted[p] <= pushed[p] for every producer p.
@@ -50,6 +56,11 @@ func newDedup(t *Topic) *dedup {
 // load reads the snapshot and replays the entries after it.
 func (d *dedup) load(ctx context.Context) error {
 	ml := d.topic.ml
+	c, _, err := ml.OpenCursor(ctx, dedupCursorName, managedledger.Earliest)
+	if err != nil {
+		return err
+	}
+	d.cursor = c
 	from := cursor.Earliest
 	v, err := d.topic.svc.store.Get(ctx, d.key)
 	switch {
@@ -151,13 +162,35 @@ func (d *dedup) failed(producer string) {
 
 func (d *dedup) writeSnapshot(rec dedupRecord) {
 	defer func() { d.mu.Lock(); d.snapshotting = false; d.mu.Unlock() }()
+	d.persist(context.Background(), rec)
+}
+
+// persist writes the snapshot, then lets the entries it covers be trimmed.
+func (d *dedup) persist(ctx context.Context, rec dedupRecord) {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return
 	}
 	// Callbacks complete in log order, so the snapshot's position only grows; a plain
 	// put is enough (the topic has one owner, and a stale owner is fenced on its writes).
-	if _, err := d.topic.svc.store.Put(context.Background(), d.key, data); err != nil {
+	if _, err := d.topic.svc.store.Put(ctx, d.key, data); err != nil {
 		d.topic.svc.log.Warn("deduplication snapshot", "topic", d.topic.name.String(), "err", err)
+		return
 	}
+	if p, err := cursor.ParsePosition(rec.Position); err == nil && p.Entry >= 0 {
+		_ = d.cursor.AckCumulative(p)
+	}
+}
+
+// close snapshots the state at the last persisted entry, so a new owner replays nothing.
+// Callers make sure no publish is in flight (the managed ledger is closing).
+func (d *dedup) close(ctx context.Context) {
+	d.mu.Lock()
+	rec := dedupRecord{FormatVersion: dedupRecordVersion, Position: d.topic.ml.LastConfirmed().String(),
+		Producers: make(map[string]int64, len(d.persisted))}
+	for k, v := range d.persisted {
+		rec.Producers[k] = v
+	}
+	d.mu.Unlock()
+	d.persist(ctx, rec)
 }

@@ -21,7 +21,9 @@ type Config struct {
 	BrokerID string
 	// AllowAutoTopicCreation: topics are created on first use (Pulsar's default: true).
 	AllowAutoTopicCreation *bool
-	Logger                 *slog.Logger
+	// DeduplicationEnabled is the broker default; a namespace policy overrides it.
+	DeduplicationEnabled bool
+	Logger               *slog.Logger
 }
 
 func (c *Config) applyDefaults() {
@@ -120,7 +122,8 @@ func (s *Service) Topic(ctx context.Context, name topic.Name, create bool) (*Top
 }
 
 func (s *Service) openTopic(ctx context.Context, name topic.Name, create bool) (*Topic, error) {
-	if _, err := s.Namespaces.Policies(ctx, name.NamespaceName()); err != nil {
+	pol, err := s.Namespaces.Policies(ctx, name.NamespaceName())
+	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s: %v", ErrTopicNotFound, name, err)
 		}
@@ -151,6 +154,13 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create bool) (
 		return nil, err
 	}
 	t := newTopic(s, name, ml)
+	if s.dedupEnabled(pol) {
+		t.dedup = newDedup(t)
+		if err := t.dedup.load(ctx); err != nil {
+			ml.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
+	}
 	return t, nil
 }
 
@@ -189,6 +199,13 @@ func (s *Service) forget(t *Topic) {
 	if slot, ok := s.topics[t.name.String()]; ok && slot.t == t {
 		delete(s.topics, t.name.String())
 	}
+}
+
+func (s *Service) dedupEnabled(p Policies) bool {
+	if p.DeduplicationEnabled != nil {
+		return *p.DeduplicationEnabled
+	}
+	return s.cfg.DeduplicationEnabled
 }
 
 // nextProducerName generates a unique producer name, Pulsar style: cluster-broker-seq.

@@ -28,6 +28,14 @@ type Topic struct {
 	waiting []*Producer
 	subs    map[string]*Subscription
 	closed  bool
+	// dedup is set at open when deduplication is enabled for the namespace.
+	dedup *dedup
+
+	// pubMu guards the queue that keeps publish callbacks in Publish order (duplicates
+	// are answered without a write, but still in their turn).
+	pubMu       sync.Mutex
+	pubQ        []*pubSlot
+	pubDraining bool
 }
 
 func newTopic(svc *Service, name topic.Name, ml *managedledger.ManagedLedger) *Topic {
@@ -172,22 +180,103 @@ func (t *Topic) Producers() []*Producer {
 	return out
 }
 
-// Publish appends one entry (the producer's metadata and payload bytes, unchanged) and
-// calls cb with its position once durable. Callbacks run in Publish order.
-func (t *Topic) Publish(entry []byte, numMessages int, cb func(managedledger.Position, error)) {
-	t.ml.AsyncAdd(entry, func(pos managedledger.Position, err error) {
+// PublishMessage is one SEND: the producer's stored bytes plus what deduplication needs.
+type PublishMessage struct {
+	Producer string
+	// SequenceID is the (first) message's sequence id; HighestSequenceID the batch's
+	// last (0 or equal for a single message).
+	SequenceID, HighestSequenceID int64
+	Entry                         []byte // metadata + payload, exactly as sent
+	NumMessages                   int
+}
+
+// Publish appends one entry and calls cb with its position once durable. Callbacks run
+// in Publish order. With deduplication on, a message whose sequence id the producer
+// already published is not written again: cb gets Duplicate as the position.
+func (t *Topic) Publish(m PublishMessage, cb func(managedledger.Position, error)) {
+	d := t.dedup
+	highest := max(m.SequenceID, m.HighestSequenceID)
+	slot := &pubSlot{cb: cb}
+	t.pubMu.Lock()
+	t.pubQ = append(t.pubQ, slot)
+	t.pubMu.Unlock()
+	if d != nil && !d.admit(m.Producer, m.SequenceID, highest) {
+		// Answered in its turn, after the publishes before it: receipts keep send order.
+		t.publishDone(slot, Duplicate, nil)
+		return
+	}
+	t.ml.AsyncAdd(m.Entry, func(pos managedledger.Position, err error) {
 		if err == nil {
-			t.MsgsIn.Add(int64(numMessages))
-			t.BytesIn.Add(int64(len(entry)))
-		} else if errors.Is(err, managedledger.ErrFenced) {
-			// Another broker owns the topic now: let every client reconnect.
-			go t.Close(context.Background())
+			t.MsgsIn.Add(int64(m.NumMessages))
+			t.BytesIn.Add(int64(len(m.Entry)))
+			if d != nil {
+				d.persistedUpTo(m.Producer, highest, pos)
+			}
+		} else {
+			if d != nil {
+				d.failed(m.Producer)
+			}
+			if errors.Is(err, managedledger.ErrFenced) {
+				// Another broker owns the topic now: let every client reconnect.
+				go t.Close(context.Background())
+			}
 		}
 		if errors.Is(err, managedledger.ErrTerminated) {
 			err = ErrTopicTerminated
 		}
-		cb(pos, err)
+		t.publishDone(slot, pos, err)
 	})
+}
+
+// pubSlot is one Publish awaiting its turn to call back.
+type pubSlot struct {
+	cb   func(managedledger.Position, error)
+	done bool
+	pos  managedledger.Position
+	err  error
+}
+
+// publishDone records an outcome and runs every callback at the head of the queue that
+// is complete, in order. One caller at a time drains; the others leave their slot to it.
+func (t *Topic) publishDone(s *pubSlot, pos managedledger.Position, err error) {
+	t.pubMu.Lock()
+	s.done, s.pos, s.err = true, pos, err
+	if t.pubDraining {
+		t.pubMu.Unlock()
+		return
+	}
+	t.pubDraining = true
+	for {
+		var ready []*pubSlot
+		for len(t.pubQ) > 0 && t.pubQ[0].done {
+			ready = append(ready, t.pubQ[0])
+			t.pubQ[0] = nil
+			t.pubQ = t.pubQ[1:]
+		}
+		if len(ready) == 0 {
+			t.pubDraining = false
+			t.pubMu.Unlock()
+			return
+		}
+		t.pubMu.Unlock()
+		for _, r := range ready {
+			r.cb(r.pos, r.err)
+		}
+		t.pubMu.Lock()
+	}
+}
+
+// Duplicate is the position reported for a message dropped by deduplication (Pulsar
+// answers such a SEND with message id -1:-1).
+var Duplicate = managedledger.Position{Ledger: -1, Entry: -1}
+
+// LastSequenceID is the highest sequence id persisted for a producer name, or -1 (also
+// when deduplication is off), for PRODUCER_SUCCESS.
+func (t *Topic) LastSequenceID(producer string) int64 {
+	if t.dedup == nil {
+		return -1
+	}
+	return t.dedup.lastSequenceID(producer)
 }
 
 // Close disconnects every producer and consumer, closes the managed ledger and removes
@@ -224,5 +313,10 @@ func (t *Topic) Close(ctx context.Context) {
 	defer cancel()
 	if err := t.ml.Close(cctx); err != nil {
 		t.svc.log.Warn("close managed ledger", "topic", t.name.String(), "err", err)
+	}
+	// Every add has completed now; a final snapshot spares the next owner the replay.
+	// Never after a takeover: the new owner's snapshot is the one that counts.
+	if t.dedup != nil && !t.ml.Fenced() {
+		t.dedup.close(cctx)
 	}
 }

@@ -48,7 +48,12 @@
 //     ErrConsumerAssign → ConsumerAssignError); on success the driver sends
 //     SUCCESS before carrying out the resulting actions, because the client
 //     drops frames for a consumer it has not yet seen succeed — an
-//     ActiveConsumerChange among them.
+//     ActiveConsumerChange among them. Seeing SUCCESS is not enough:
+//     pulsar-client-go registers the consumer's handler on another goroutine
+//     after reading it, so a frame right behind SUCCESS can still be dropped.
+//     The driver holds ActiveConsumerChange and CloseConsumer for a new
+//     consumer until its first FLOW, which the client sends only once the
+//     handler exists.
 //   - Flow on FLOW, with the permits in messages. A consumer starts with none.
 //   - RemoveConsumer when a consumer closes, its connection drops, or it
 //     unsubscribes. Unknown ids are ignored.

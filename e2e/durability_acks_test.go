@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/strata-io/strata/e2e/harness"
+)
+
+// cursorFlushInterval is the broker's CursorFlushInterval (managedledger.Config default).
+const cursorFlushInterval = time.Second
+
+// waitForCursorFlush waits until acknowledgements the broker has applied (the acks were
+// sent with AckWithResponse, so they have been) are also persisted. Cursors are written
+// on a timer, every cursorFlushInterval, and nothing a client can observe says that a
+// write happened, so this is the one wait on time: two intervals plus a margin cover a
+// flush that was already under way when the last ack landed and the one after it.
+func waitForCursorFlush() {
+	time.Sleep(2*cursorFlushInterval + 500*time.Millisecond)
+}
+
+// TestDurabilityAcksSurviveKill: individual acks with holes, cumulative acks and
+// batch-index acks survive a SIGKILL of standalone once they have been flushed:
+// re-subscribing after the restart delivers exactly the unacknowledged messages — every
+// one of them, and none that was acknowledged.
+func TestDurabilityAcksSurviveKill(t *testing.T) {
+	s := harness.StartStandalone(t, testDir(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	plain, batched := uniqueTopic(t), uniqueTopic(t)+"-batched"
+
+	c := newClient(t, s.PulsarURL)
+	subscribe := func(c pulsar.Client, topic, sub string, typ pulsar.SubscriptionType) pulsar.Consumer {
+		cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: sub, Type: typ, Name: sub,
+			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, AckWithResponse: true,
+			EnableBatchIndexAcknowledgment: true})
+		if err != nil {
+			t.Fatalf("subscribe %s: %v", sub, err)
+		}
+		return cons
+	}
+	ind := subscribe(c, plain, "individual", pulsar.Shared)
+	cum := subscribe(c, plain, "cumulative", pulsar.Exclusive)
+	bat := subscribe(c, batched, "batch-index", pulsar.Exclusive)
+
+	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: plain, DisableBatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	sendSync(ctx, t, p, numbered("m", 0, n)...)
+	p.Close()
+	// Three batches of ten: BatchingMaxMessages closes each batch; the delay never does.
+	bp, err := c.CreateProducer(pulsar.ProducerOptions{Topic: batched, BatchingMaxMessages: 10,
+		BatchingMaxPublishDelay: time.Minute, BatchingMaxSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		bp.SendAsync(ctx, &pulsar.ProducerMessage{Payload: []byte(fmt.Sprintf("b-%d", i))}, func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+			if err != nil {
+				t.Errorf("batched send: %v", err)
+			}
+		})
+	}
+	if err := bp.FlushWithCtx(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bp.Close()
+
+	// individual: m-0..m-5 and every odd message acked, so the holes are m-6, m-8, … m-28.
+	wantInd := map[string]bool{}
+	for i := 0; i < n; i++ {
+		m := receive(ctx, t, ind, "individual")
+		if i < 6 || i%2 == 1 {
+			if err := ind.Ack(m); err != nil {
+				t.Fatalf("ack %q: %v", m.Payload(), err)
+			}
+		} else {
+			wantInd[string(m.Payload())] = true
+		}
+	}
+	// cumulative: everything up to m-14, then m-20 and m-21 individually.
+	wantCum := map[string]bool{}
+	for i := 0; i < n; i++ {
+		m := receive(ctx, t, cum, "cumulative")
+		switch {
+		case i == 14:
+			if err := cum.AckCumulative(m); err != nil {
+				t.Fatalf("cumulative ack %q: %v", m.Payload(), err)
+			}
+		case i == 20 || i == 21:
+			if err := cum.Ack(m); err != nil {
+				t.Fatalf("ack %q: %v", m.Payload(), err)
+			}
+		case i > 14:
+			wantCum[string(m.Payload())] = true
+		}
+	}
+	// batch-index: all of the first batch, the even indexes of the second, the last
+	// message of the third.
+	wantBat := map[string]bool{}
+	entries := map[int64]int{} // entry id → batch number, in order of arrival
+	for i := 0; i < n; i++ {
+		m := receive(ctx, t, bat, "batch-index")
+		id := m.ID()
+		if id.BatchSize() != 10 {
+			t.Fatalf("%q: batch size %d, want 10 (id %v)", m.Payload(), id.BatchSize(), id)
+		}
+		b, ok := entries[id.EntryID()]
+		if !ok {
+			b = len(entries)
+			entries[id.EntryID()] = b
+		}
+		idx := id.BatchIdx()
+		if b == 0 || (b == 1 && idx%2 == 0) || (b == 2 && idx == 9) {
+			if err := bat.Ack(m); err != nil {
+				t.Fatalf("ack %q (%v): %v", m.Payload(), id, err)
+			}
+		} else {
+			wantBat[string(m.Payload())] = true
+		}
+	}
+	if len(entries) != 3 {
+		t.Fatalf("the batched messages came in %d entries, want 3", len(entries))
+	}
+	for _, cons := range []pulsar.Consumer{ind, cum, bat} {
+		cons.Close()
+	}
+
+	waitForCursorFlush()
+	s.Kill()
+	s.Restart()
+
+	c2 := newClient(t, s.PulsarURL)
+	for _, tc := range []struct {
+		topic, sub string
+		typ        pulsar.SubscriptionType
+		want       map[string]bool
+	}{
+		{plain, "individual", pulsar.Shared, wantInd},
+		{plain, "cumulative", pulsar.Exclusive, wantCum},
+		{batched, "batch-index", pulsar.Exclusive, wantBat},
+	} {
+		cons := subscribe(c2, tc.topic, tc.sub, tc.typ)
+		got := map[string]bool{}
+		for len(got) < len(tc.want) {
+			m := receive(ctx, t, cons, tc.sub+" after restart")
+			pl := string(m.Payload())
+			if !tc.want[pl] {
+				t.Fatalf("%s: %q came back after the restart, but it was acknowledged (want only %v)", tc.sub, pl, keys(tc.want))
+			}
+			if got[pl] {
+				t.Fatalf("%s: %q delivered twice after the restart", tc.sub, pl)
+			}
+			got[pl] = true
+			// Acknowledge it now: a partially acknowledged batch comes back with its
+			// ack_set, and these acks must complete it.
+			if err := cons.Ack(m); err != nil {
+				t.Fatalf("%s: ack %q after the restart: %v", tc.sub, pl, err)
+			}
+		}
+		expectNothing(t, cons, tc.sub+": only the unacknowledged messages come back")
+		cons.Close()
+		t.Logf("%s: the %d unacknowledged messages came back, no acknowledged one", tc.sub, len(got))
+	}
+
+	// Everything is acknowledged now; after another flush and kill nothing comes back.
+	waitForCursorFlush()
+	s.Kill()
+	s.Restart()
+	c3 := newClient(t, s.PulsarURL)
+	for _, tc := range []struct {
+		topic, sub string
+		typ        pulsar.SubscriptionType
+	}{
+		{plain, "individual", pulsar.Shared},
+		{plain, "cumulative", pulsar.Exclusive},
+		{batched, "batch-index", pulsar.Exclusive},
+	} {
+		cons := subscribe(c3, tc.topic, tc.sub, tc.typ)
+		expectNothing(t, cons, tc.sub+": every message was acknowledged before the second kill")
+		cons.Close()
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestDurabilitySubscriptionSurvivesKill: a subscription exists from the moment
+// SUBSCRIBE succeeds, with no flush to wait for: created at Latest, then SIGKILL right
+// after messages were produced, it still delivers those messages after the restart
+// (recreated at Latest it would skip them).
+func TestDurabilitySubscriptionSurvivesKill(t *testing.T) {
+	s := harness.StartStandalone(t, testDir(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	topic := uniqueTopic(t)
+	c := newClient(t, s.PulsarURL)
+	cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "latest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons.Close()
+	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sendSync(ctx, t, p, numbered("m", 0, 10)...)
+	p.Close()
+	s.Kill()
+	s.Restart()
+
+	c2 := newClient(t, s.PulsarURL)
+	cons, err = c2.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "latest"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	for _, want := range numbered("m", 0, 10) {
+		if m := receive(ctx, t, cons, "after the restart"); string(m.Payload()) != want {
+			t.Fatalf("got %q, want %q", m.Payload(), want)
+		}
+	}
+}

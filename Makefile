@@ -4,8 +4,12 @@ BIN      := bin/strata
 GOBIN    := $(shell $(GO) env GOPATH)/bin
 PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
-# Unit tests run with the race detector; e2e tests drive OS processes.
-TEST_FLAGS ?= -race -timeout 15m -p 2
+# Unit tests run with the race detector. The e2e tests drive strata OS processes
+# through pulsar-client-go, which has data races of its own (partition discovery vs
+# Ack in v0.19.0), so they run without it, and uncached: their package imports none of
+# the code under test, so a cached result could hide a changed binary.
+UNIT_FLAGS ?= -race -timeout 15m -p 2
+E2E_FLAGS  ?= -count=1 -timeout 15m
 
 .PHONY: build test unit e2e run proto bench fuzz clean
 
@@ -17,13 +21,14 @@ run: build
 
 test: build
 	$(GO) vet ./...
-	STRATA_BIN=$(CURDIR)/$(BIN) $(GO) test $(TEST_FLAGS) ./...
+	$(GO) test $(UNIT_FLAGS) $$($(GO) list ./... | grep -v /e2e)
+	STRATA_BIN=$(CURDIR)/$(BIN) $(GO) test $(E2E_FLAGS) ./e2e/...
 
 unit:
-	$(GO) test $(TEST_FLAGS) $$($(GO) list ./... | grep -v /e2e)
+	$(GO) test $(UNIT_FLAGS) $$($(GO) list ./... | grep -v /e2e)
 
 e2e: build
-	STRATA_BIN=$(CURDIR)/$(BIN) $(GO) test -timeout 15m -v ./e2e/...
+	STRATA_BIN=$(CURDIR)/$(BIN) $(GO) test $(E2E_FLAGS) -v ./e2e/...
 
 bench: build
 	STRATA_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 3s ./bookie/...

@@ -28,7 +28,7 @@ func BenchmarkLedgerAdd(b *testing.B) {
 		{"E1Qw1Qa1", ledger.CreateOptions{EnsembleSize: 1, WriteQuorum: 1, AckQuorum: 1}},
 		{"E3Qw2Qa2", ledger.CreateOptions{EnsembleSize: 3, WriteQuorum: 2, AckQuorum: 2}},
 	} {
-		for _, inflight := range []int{1, 64} {
+		for _, inflight := range []int{1, 64, 256} {
 			b.Run(fmt.Sprintf("%s/inflight=%d", q.name, inflight), func(b *testing.B) {
 				ctx := context.Background()
 				w, err := cl.Create(ctx, q.opts)

@@ -12,11 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/strata-io/strata/bookie"
+	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
 	"github.com/strata-io/strata/metadata"
-	"github.com/strata-io/strata/metadata/metadatatest"
 	"go.uber.org/goleak"
 )
 
@@ -52,75 +51,28 @@ func testRand(t testing.TB) *rand.Rand {
 	return rand.New(rand.NewPCG(seed, seed))
 }
 
-// cluster is a real embedded etcd and real in-process bookies b1..bn on loopback ports.
+// cluster is a real embedded etcd and real in-process bookies b1..bn on loopback ports
+// (bookie/bookietest), with the names these tests use.
 type cluster struct {
-	t       testing.TB
-	store   *metadata.Store
-	bookies map[string]*bookie.Bookie
-	dirs    map[string]string
+	*bookietest.Cluster
+	t     testing.TB
+	store *metadata.Store
 }
 
 func newCluster(t testing.TB, n int) *cluster {
 	t.Helper()
-	st, _ := metadatatest.Store(t, "/mltest")
-	c := &cluster{t: t, store: st, bookies: map[string]*bookie.Bookie{}, dirs: map[string]string{}}
-	t.Cleanup(func() {
-		for _, b := range c.bookies {
-			b.Close()
-		}
-	})
-	for i := 1; i <= n; i++ {
-		c.startBookie(fmt.Sprintf("b%d", i))
-	}
-	return c
+	bc := bookietest.Start(t, "/mltest", n)
+	return &cluster{Cluster: bc, t: t, store: bc.Store}
 }
 
 // startBookie starts (or restarts, on its old data dir and a new port) bookie id.
-func (c *cluster) startBookie(id string) {
-	c.t.Helper()
-	if _, ok := c.dirs[id]; !ok {
-		c.dirs[id] = c.t.TempDir()
-	}
-	b, err := bookie.Start(testCtx(c.t), bookie.Config{
-		ID:         id,
-		DataDir:    c.dirs[id],
-		ListenAddr: "127.0.0.1:0",
-		Metadata:   c.store,
-		LeaseTTL:   time.Second,
-		DiskUsage:  func(string) (float64, error) { return 0.1, nil },
-	})
-	if err != nil {
-		c.t.Fatalf("start bookie %s: %v", id, err)
-	}
-	c.bookies[id] = b
-}
+func (c *cluster) startBookie(id string) { c.StartBookie(id) }
 
-// stopBookies closes every bookie, concurrently (a bookie's graceful stop waits for the
-// add streams clients keep open, which they retire when told the bookie shuts down).
-func (c *cluster) stopBookies() {
-	c.t.Helper()
-	var wg sync.WaitGroup
-	for id, b := range c.bookies {
-		delete(c.bookies, id)
-		wg.Go(func() {
-			if err := b.Close(); err != nil {
-				c.t.Errorf("close bookie %s: %v", id, err)
-			}
-		})
-	}
-	wg.Wait()
-}
+// stopBookies closes every bookie, concurrently.
+func (c *cluster) stopBookies() { c.StopBookies() }
 
 // client returns a new ledger client (a broker's), closed at the end of the test.
-func (c *cluster) client() *ledger.Client {
-	c.t.Helper()
-	cl, err := ledger.NewClient(ledger.ClientConfig{Store: c.store, AddTimeout: 5 * time.Second, ReadTimeout: 5 * time.Second})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.t.Cleanup(func() { cl.Close() })
-	return cl
-}
+func (c *cluster) client() *ledger.Client { return c.NewClient() }
 
 // factory returns a Factory over a new ledger client: what a (new) broker has.
 func (c *cluster) factory(cfg Config) *Factory {

@@ -38,6 +38,8 @@ type Bookie struct {
 	lis    net.Listener
 	http   *http.Server
 	served chan struct{} // closed when grpc.Serve returns
+	// metrics is registered with cfg.Metrics while the bookie runs (nil without it).
+	metrics *metrics
 
 	diskUsage   atomic.Uint64 // math.Float64bits of the last measured usage
 	modeChanged chan struct{} // cap 1: the disk monitor tells the registrar
@@ -102,8 +104,21 @@ func Start(ctx context.Context, cfg Config) (_ *Bookie, err error) {
 		return nil, fmt.Errorf("bookie %s: %w", b.id, err)
 	}
 	cleanups = append(cleanups, func() { b.st.Close() })
-	if b.srv, err = server.New(b.st, server.Config{MaxEntrySize: cfg.MaxEntrySize, Logger: b.log}); err != nil {
+	srvCfg := server.Config{MaxEntrySize: cfg.MaxEntrySize, Logger: b.log}
+	var m *metrics
+	if cfg.Metrics != nil {
+		m = newMetrics(b)
+		srvCfg.ObserveAdd = m.observeAdd
+	}
+	if b.srv, err = server.New(b.st, srvCfg); err != nil {
 		return nil, err
+	}
+	if m != nil {
+		if err := cfg.Metrics.Register(m); err != nil {
+			return nil, fmt.Errorf("bookie %s: register metrics: %w", b.id, err)
+		}
+		b.metrics = m
+		cleanups = append(cleanups, func() { cfg.Metrics.Unregister(m) })
 	}
 	b.grpc = grpc.NewServer(b.srv.GRPCOptions()...)
 	b.srv.Register(b.grpc)
@@ -231,6 +246,9 @@ func (b *Bookie) close() error {
 			b.http.Close()
 		}
 		hcancel()
+	}
+	if b.metrics != nil {
+		b.cfg.Metrics.Unregister(b.metrics)
 	}
 	if err := b.st.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("bookie %s: close store: %w", b.id, err))

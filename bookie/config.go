@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/strata-io/strata/bookie/server"
 	"github.com/strata-io/strata/metadata"
 )
@@ -26,7 +28,8 @@ type Config struct {
 	// AdvertisedAddr is the address clients are told to dial; default the listen address
 	// (with the host name in place of an unspecified host such as 0.0.0.0).
 	AdvertisedAddr string
-	// HTTPAddr, if set, serves /health over HTTP.
+	// HTTPAddr, if set, serves /health over HTTP, and /metrics when Metrics is also a
+	// prometheus.Gatherer.
 	HTTPAddr string
 	// Etcd says how to reach etcd; ignored when Metadata is set.
 	Etcd metadata.Config
@@ -52,6 +55,9 @@ type Config struct {
 	LeaseTTL time.Duration
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Metrics, if set, gets the bookie's Prometheus collectors (bookie_* and
+	// bookkeeper_server_* series, see docs/metrics.md); nil means no metrics.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) applyDefaults() {

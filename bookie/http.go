@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// The HTTP side: /health for now (metrics later). It answers 200 with the bookie's id and
-// mode while the process serves.
+// The HTTP side: /health answers 200 with the bookie's id and mode while the process
+// serves; /metrics serves Config.Metrics when it is also a prometheus.Gatherer.
 
 func (b *Bookie) startHTTP(addr string) error {
 	lis, err := net.Listen("tcp", addr)
@@ -26,6 +29,9 @@ func (b *Bookie) startHTTP(addr string) error {
 			DiskUsage float64 `json:"diskUsage"`
 		}{"ok", b.id, b.srv.ReadOnly(), b.DiskUsage()})
 	})
+	if g, ok := b.cfg.Metrics.(prometheus.Gatherer); ok {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	}
 	b.http = &http.Server{Handler: mux}
 	go b.http.Serve(lis)
 	return nil

@@ -13,8 +13,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/strata-io/strata/bookie/ledger"
+	"github.com/strata-io/strata/broker/admin"
 	"github.com/strata-io/strata/broker/managedledger"
+	"github.com/strata-io/strata/broker/metrics"
 	"github.com/strata-io/strata/broker/server"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/metadata"
@@ -35,6 +40,10 @@ type Config struct {
 	ManagedLedger  managedledger.Config
 	MaxMessageSize int
 	Logger         *slog.Logger
+	// Metrics, if set, gets the broker's Prometheus collectors (Pulsar's names, see
+	// docs/metrics.md); nil means no metrics. When it is also a prometheus.Gatherer
+	// (a *prometheus.Registry is), the HTTP server serves it on GET /metrics.
+	Metrics prometheus.Registerer
 }
 
 func (c *Config) applyDefaults() {
@@ -67,6 +76,7 @@ type Broker struct {
 	ln       net.Listener
 	httpLn   net.Listener
 	serveErr chan error
+	metrics  *metrics.Collector // nil without Config.Metrics
 	// pulsarURL is the advertised pulsar:// URL; advertisedHost the host in it.
 	pulsarURL, advertisedHost string
 }
@@ -85,7 +95,15 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	mlCfg := cfg.ManagedLedger
 	mlCfg.Logger = log.With("component", "managedledger")
 	mlf := managedledger.NewFactory(cfg.Store, lc, mlCfg)
-	svc := service.New(cfg.Store, mlf, service.Config{Cluster: cfg.Cluster, BrokerID: cfg.BrokerID, Logger: log})
+	svcCfg := service.Config{Cluster: cfg.Cluster, BrokerID: cfg.BrokerID, Logger: log}
+	var mc *metrics.Collector
+	src := &metrics.ServiceSource{}
+	if cfg.Metrics != nil {
+		mc = metrics.New(metrics.Config{Cluster: cfg.Cluster, Source: src})
+		svcCfg.ObservePublish = func(t *service.Topic, d time.Duration, err error) { mc.ObservePublish(t, d, err) }
+	}
+	svc := service.New(cfg.Store, mlf, svcCfg)
+	src.Service = svc
 	if err := svc.Namespaces.Bootstrap(ctx, cfg.Cluster); err != nil {
 		lc.Close()
 		return nil, fmt.Errorf("broker: bootstrap public/default: %w", err)
@@ -117,6 +135,13 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		b.http = &http.Server{Handler: b.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { b.serveErr <- b.http.Serve(hl) }()
 	}
+	if mc != nil {
+		if err := cfg.Metrics.Register(mc); err != nil {
+			b.Close(context.Background())
+			return nil, fmt.Errorf("broker: register metrics: %w", err)
+		}
+		b.metrics = mc
+	}
 	return b, nil
 }
 
@@ -140,9 +165,16 @@ func (b *Broker) httpHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok")
 	})
-	b.registerTopicAdmin(mux)
-	b.registerHTTPLookup(mux)
-	return mux
+	httpURL := ""
+	if b.httpLn != nil {
+		_, port, _ := net.SplitHostPort(b.httpLn.Addr().String())
+		httpURL = "http://" + net.JoinHostPort(b.advertisedHost, port)
+	}
+	admin.Register(mux, admin.Config{Service: b.svc, Cluster: b.cfg.Cluster, BrokerURL: b.pulsarURL, HTTPURL: httpURL})
+	if g, ok := b.cfg.Metrics.(prometheus.Gatherer); ok {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	}
+	return admin.Guard(mux)
 }
 
 // Close stops serving, closes every topic (persisting cursors and closing ledgers) and
@@ -154,4 +186,7 @@ func (b *Broker) Close(ctx context.Context) {
 	b.srv.Close(ctx)
 	b.svc.Close(ctx)
 	b.lc.Close()
+	if b.metrics != nil {
+		b.cfg.Metrics.Unregister(b.metrics)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/strata-io/strata/bookie/store"
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
@@ -119,6 +120,11 @@ func (a *addStream) add(req *bookiev1.AddRequest) {
 		a.respond(req, ee)
 		return
 	}
+	obs := a.s.cfg.ObserveAdd
+	var start time.Time
+	if obs != nil {
+		start = time.Now()
+	}
 	a.s.st.AddAsync(store.Add{
 		Ledger:   req.GetLedgerId(),
 		Entry:    req.GetEntryId(),
@@ -126,7 +132,12 @@ func (a *addStream) add(req *bookiev1.AddRequest) {
 		Payload:  req.GetPayload(),
 		CRC32C:   req.GetCrc32C(),
 		Recovery: req.GetRecovery(),
-	}, func(err error) { a.respond(req, entryErrorOf(err)) })
+	}, func(err error) {
+		if obs != nil {
+			obs(time.Since(start), len(req.GetPayload()), err)
+		}
+		a.respond(req, entryErrorOf(err))
+	})
 }
 
 // check applies the stream-level rules, in order: shutdown, well-formedness, size,

@@ -37,6 +37,10 @@ type Config struct {
 	ReadMaxBytes uint64
 	// MaxLongPoll caps ReadLAC's wait_millis; default 60s.
 	MaxLongPoll time.Duration
+	// ObserveAdd, if set, is told the outcome of every add handed to the store: its
+	// latency to durability, payload size and error. It runs on the store's committer
+	// goroutine and must not block (the bookie's metrics use it).
+	ObserveAdd func(d time.Duration, size int, err error)
 	// Logger; nil discards.
 	Logger *slog.Logger
 }

@@ -75,6 +75,7 @@ type Stats struct {
 	Syncs   uint64 // of which committed with an fsync
 	Ops     uint64 // ops taken by the committer (adds, fences, deletes, LAC updates)
 	Entries uint64 // entries written
+	Ledgers int    // ledgers the store holds now (deleted ones excluded)
 }
 
 // Store is a bookie's Pebble-backed entry store. It is safe for concurrent use.
@@ -311,7 +312,10 @@ func (s *Store) stateLocked(ledger uint64) (LedgerState, bool) {
 
 // Stats returns the committer's counters.
 func (s *Store) Stats() Stats {
-	return Stats{Batches: s.batches.Load(), Syncs: s.syncs.Load(), Ops: s.ops.Load(), Entries: s.entries.Load()}
+	s.mu.Lock()
+	n := len(s.ledgers)
+	s.mu.Unlock()
+	return Stats{Batches: s.batches.Load(), Syncs: s.syncs.Load(), Ops: s.ops.Load(), Entries: s.entries.Load(), Ledgers: n}
 }
 
 // Read returns one entry, its checksums verified: ErrNoSuchLedger or ErrNoSuchEntry

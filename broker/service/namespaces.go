@@ -17,14 +17,53 @@ type TenantInfo struct {
 	AllowedClusters []string `json:"allowedClusters"`
 }
 
-// Policies is a namespace's record: the subset of Pulsar's namespace policies Strata
-// enforces (more join as the admin API grows).
+// Policies is a namespace's record, in the JSON shape of Pulsar's namespace policies
+// (what GET /admin/v2/namespaces/{tenant}/{ns} returns). Enforced today: deduplication
+// (at topic open) and the producer and consumer limits (at producer add and subscribe).
+// Retention, message TTL, backlog quotas, persistence and the auto-topic-creation
+// override are stored and returned, not enforced yet (docs/admin.md).
 type Policies struct {
 	DeduplicationEnabled *bool `json:"deduplicationEnabled,omitempty"`
-	AutoTopicCreation    *bool `json:"autoTopicCreation,omitempty"`
-	MaxProducersPerTopic int   `json:"max_producers_per_topic,omitempty"`
-	MaxConsumersPerTopic int   `json:"max_consumers_per_topic,omitempty"`
-	MessageTTLInSeconds  int   `json:"message_ttl_in_seconds,omitempty"`
+	// 0 means no limit.
+	MaxProducersPerTopic int `json:"max_producers_per_topic,omitempty"`
+	MaxConsumersPerTopic int `json:"max_consumers_per_topic,omitempty"`
+	MessageTTLInSeconds  int `json:"message_ttl_in_seconds,omitempty"`
+
+	AutoTopicCreationOverride *AutoTopicCreation      `json:"autoTopicCreationOverride,omitempty"`
+	Retention                 *RetentionPolicies      `json:"retention_policies,omitempty"`
+	Persistence               *PersistencePolicies    `json:"persistence,omitempty"`
+	BacklogQuotas             map[string]BacklogQuota `json:"backlog_quota_map,omitempty"`
+}
+
+// AutoTopicCreation is Pulsar's namespace override of the broker's auto topic creation.
+type AutoTopicCreation struct {
+	Allow bool `json:"allowAutoTopicCreation"`
+	// Type is "non-partitioned" or "partitioned" (then DefaultNumPartitions ≥ 1).
+	Type                 string `json:"topicType"`
+	DefaultNumPartitions int    `json:"defaultNumPartitions,omitempty"`
+}
+
+// RetentionPolicies keeps consumed data until both limits are reached; -1 is infinite.
+type RetentionPolicies struct {
+	RetentionTimeInMinutes int   `json:"retentionTimeInMinutes"`
+	RetentionSizeInMB      int64 `json:"retentionSizeInMB"`
+}
+
+// PersistencePolicies sets the replication of a namespace's new ledgers.
+type PersistencePolicies struct {
+	BookkeeperEnsemble             int     `json:"bookkeeperEnsemble"`
+	BookkeeperWriteQuorum          int     `json:"bookkeeperWriteQuorum"`
+	BookkeeperAckQuorum            int     `json:"bookkeeperAckQuorum"`
+	ManagedLedgerMaxMarkDeleteRate float64 `json:"managedLedgerMaxMarkDeleteRate"`
+}
+
+// BacklogQuota limits a subscription's backlog by size (bytes) or age (seconds),
+// keyed in Policies by "destination_storage" or "message_age".
+type BacklogQuota struct {
+	LimitSize int64 `json:"limitSize"`
+	LimitTime int64 `json:"limitTime"`
+	// Policy is producer_request_hold, producer_exception or consumer_backlog_eviction.
+	Policy string `json:"policy"`
 }
 
 // PartitionedTopicMetadata is the record of a partitioned topic.
@@ -210,4 +249,86 @@ func (n *Namespaces) TopicsOf(ctx context.Context, ns string) ([]string, error) 
 		}
 	}
 	return out, nil
+}
+
+// ErrNotEmpty: a tenant that still has namespaces, or a namespace that still has topics,
+// cannot be deleted.
+var ErrNotEmpty = errors.New("service: not empty")
+
+// ListNamespaces returns the namespaces of tenant ("tenant/ns"); ErrNotFound if the
+// tenant does not exist.
+func (n *Namespaces) ListNamespaces(ctx context.Context, tenant string) ([]string, error) {
+	if _, err := n.Tenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	prefix := n.nsKey(tenant) + "/"
+	vals, _, err := n.s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		local := strings.TrimPrefix(v.Key, prefix)
+		if !strings.Contains(local, "/") {
+			out = append(out, tenant+"/"+local)
+		}
+	}
+	return out, nil
+}
+
+// UpdatePolicies applies change to a namespace's policies with a compare-and-swap,
+// retrying when the record changed meanwhile. An error from change leaves the record
+// as it was.
+func (n *Namespaces) UpdatePolicies(ctx context.Context, ns string, change func(*Policies) error) error {
+	for {
+		v, err := n.s.Get(ctx, n.nsKey(ns))
+		if errors.Is(err, metadata.ErrNotFound) {
+			return fmt.Errorf("%w: namespace %s", ErrNotFound, ns)
+		}
+		if err != nil {
+			return err
+		}
+		var p Policies
+		if err := json.Unmarshal(v.Data, &p); err != nil {
+			return fmt.Errorf("service: namespace %s: bad record: %w", ns, err)
+		}
+		if err := change(&p); err != nil {
+			return err
+		}
+		b, _ := json.Marshal(p)
+		_, err = n.s.CAS(ctx, n.nsKey(ns), b, v.ModRevision)
+		if errors.Is(err, metadata.ErrRevisionMismatch) {
+			continue
+		}
+		return err
+	}
+}
+
+// deleteNamespaceRecord removes a namespace's record and its partitioned-topic records.
+func (n *Namespaces) deleteNamespaceRecord(ctx context.Context, ns string) error {
+	t, local, _ := strings.Cut(ns, "/")
+	if err := n.s.DeletePrefix(ctx, n.s.Keys.Under("partitioned-topics", "persistent", t, local)+"/"); err != nil {
+		return err
+	}
+	return n.s.Delete(ctx, n.nsKey(ns), -1)
+}
+
+// PartitionedTopics lists the partitioned topics of a namespace (base names).
+func (n *Namespaces) PartitionedTopics(ctx context.Context, ns string) ([]string, error) {
+	t, local, _ := strings.Cut(ns, "/")
+	prefix := n.s.Keys.Under("partitioned-topics", "persistent", t, local) + "/"
+	vals, _, err := n.s.List(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(vals))
+	for _, v := range vals {
+		out = append(out, "persistent://"+ns+"/"+strings.TrimPrefix(v.Key, prefix))
+	}
+	return out, nil
+}
+
+// deletePartitionedRecord removes a partitioned topic's record.
+func (n *Namespaces) deletePartitionedRecord(ctx context.Context, name topic.Name) error {
+	return n.s.Delete(ctx, n.partitionedKey(name), -1)
 }

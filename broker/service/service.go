@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/topic"
@@ -24,6 +25,10 @@ type Config struct {
 	// DeduplicationEnabled is the broker default; a namespace policy overrides it.
 	DeduplicationEnabled bool
 	Logger               *slog.Logger
+	// ObservePublish, if set, is told the outcome of every publish that is written: the
+	// time from Publish to the entry being durable (or failing). It runs on the managed
+	// ledger's callback goroutine and must not block (broker/metrics uses it).
+	ObservePublish func(t *Topic, d time.Duration, err error)
 }
 
 func (c *Config) applyDefaults() {
@@ -84,6 +89,12 @@ var (
 
 // Topic returns the open topic called name, opening (and with create, creating) it.
 func (s *Service) Topic(ctx context.Context, name topic.Name, create bool) (*Topic, error) {
+	return s.load(ctx, name, create, false)
+}
+
+// load is Topic; explicit (an admin create) creates the topic even when auto topic
+// creation is off.
+func (s *Service) load(ctx context.Context, name topic.Name, create, explicit bool) (*Topic, error) {
 	if name.Domain != topic.Persistent {
 		return nil, fmt.Errorf("%w: %s: non-persistent topics are not supported yet", ErrTopicNotFound, name)
 	}
@@ -109,7 +120,7 @@ func (s *Service) Topic(ctx context.Context, name topic.Name, create bool) (*Top
 	s.topics[key] = slot
 	s.mu.Unlock()
 
-	slot.t, slot.err = s.openTopic(ctx, name, create)
+	slot.t, slot.err = s.openTopic(ctx, name, create, explicit)
 	close(slot.ready)
 	if slot.err != nil {
 		s.mu.Lock()
@@ -121,7 +132,7 @@ func (s *Service) Topic(ctx context.Context, name topic.Name, create bool) (*Top
 	return slot.t, slot.err
 }
 
-func (s *Service) openTopic(ctx context.Context, name topic.Name, create bool) (*Topic, error) {
+func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explicit bool) (*Topic, error) {
 	pol, err := s.Namespaces.Policies(ctx, name.NamespaceName())
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -143,7 +154,7 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create bool) (
 			}
 			partitioned = name.PartitionIndex() < n
 		}
-		if !partitioned && (!create || !*s.cfg.AllowAutoTopicCreation) {
+		if !partitioned && !explicit && (!create || !*s.cfg.AllowAutoTopicCreation) {
 			return nil, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
 		}
 	}

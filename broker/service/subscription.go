@@ -124,6 +124,8 @@ type Subscription struct {
 	closedOnce sync.Once
 	// count of consumers, readable from other goroutines.
 	nConsumers atomic.Int32
+	// MsgsOut and BytesOut count what was dispatched to the subscription's consumers.
+	MsgsOut, BytesOut atomic.Int64
 }
 
 func newSubscription(t *Topic, name string, c *managedledger.Cursor, durable bool, typ SubType) (*Subscription, error) {
@@ -247,12 +249,17 @@ func (s *Subscription) act() {
 				continue
 			}
 			msgs := make([]Message, len(a.Entries))
-			var n int64
+			var n, size int64
 			for i, e := range a.Entries {
 				msgs[i] = Message{Pos: fromDispatch(e.Pos), Entry: e.Payload, RedeliveryCount: e.RedeliveryCount, AckSet: e.AckSet}
 				n += int64(max(e.NumMessages, 1))
+				size += int64(len(e.Payload))
 			}
 			c.MsgsOut.Add(n)
+			s.MsgsOut.Add(n)
+			s.BytesOut.Add(size)
+			s.topic.MsgsOut.Add(n)
+			s.topic.BytesOut.Add(size)
 			c.sink.Deliver(msgs)
 		case dispatch.ActiveConsumerChange:
 			if c := s.consumers[a.ConsumerID]; c != nil {

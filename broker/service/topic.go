@@ -18,8 +18,10 @@ type Topic struct {
 	name topic.Name
 	ml   *managedledger.ManagedLedger
 
-	// Counters for stats and metrics.
-	MsgsIn, BytesIn atomic.Int64
+	// Counters for stats and metrics. Out counts what was dispatched to consumers of
+	// every subscription, including ones since removed.
+	MsgsIn, BytesIn   atomic.Int64
+	MsgsOut, BytesOut atomic.Int64
 
 	mu sync.Mutex
 	// Invariant: producers holds every live producer by name.
@@ -205,7 +207,15 @@ func (t *Topic) Publish(m PublishMessage, cb func(managedledger.Position, error)
 		t.publishDone(slot, Duplicate, nil)
 		return
 	}
+	obs := t.svc.cfg.ObservePublish
+	var start time.Time
+	if obs != nil {
+		start = time.Now()
+	}
 	t.ml.AsyncAdd(m.Entry, func(pos managedledger.Position, err error) {
+		if obs != nil {
+			obs(t, time.Since(start), err)
+		}
 		if err == nil {
 			t.MsgsIn.Add(int64(m.NumMessages))
 			t.BytesIn.Add(int64(len(m.Entry)))

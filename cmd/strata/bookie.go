@@ -40,6 +40,7 @@ Once serving it prints one line to stderr:  bookie <id> listening on <addr>`,
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			cfg.Etcd = metadata.Config{Endpoints: splitEndpoints(endpoints), Root: etcdRoot}
+			cfg.Metrics = newRegistry()
 
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -60,7 +61,7 @@ Once serving it prints one line to stderr:  bookie <id> listening on <addr>`,
 	f.StringVar(&cfg.ListenAddr, "listen", bookie.DefaultListenAddr, "gRPC listen address (port 0 picks one)")
 	f.StringVar(&cfg.AdvertisedAddr, "advertised-address", "", "address clients dial (default: the listen address)")
 	f.StringVar(&cfg.ID, "id", "", "bookie id in etcd (default: the advertised address)")
-	f.StringVar(&cfg.HTTPAddr, "http", "", "HTTP address for /health (default: none)")
+	f.StringVar(&cfg.HTTPAddr, "http", "", "HTTP address for /health and /metrics (default: none)")
 	f.IntVar(&cfg.MaxEntrySize, "max-entry-size", 0, "largest entry accepted, bytes (default 5 MiB + 64 KiB)")
 	f.Float64Var(&cfg.DiskUsageThreshold, "disk-threshold", 0.95, "disk usage fraction at which the bookie turns read-only")
 	f.Float64Var(&cfg.DiskUsageLowWater, "disk-lwm", 0, "disk usage fraction below which a read-only bookie turns read-write (default min(0.90, --disk-threshold))")

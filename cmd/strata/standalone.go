@@ -63,6 +63,8 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 				return err
 			}
 			defer store.Close()
+			// One registry: the bookie's series are served on the broker's /metrics.
+			reg := newRegistry()
 			bk, err := bookie.Start(ctx, bookie.Config{
 				ID:         "standalone-bookie",
 				DataDir:    filepath.Join(dataDir, "bookie"),
@@ -70,7 +72,8 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 				Metadata:   store,
 				// One process: the lease only guards against this process dying, and
 				// then everything goes at once.
-				Logger: log.With("component", "bookie"),
+				Logger:  log.With("component", "bookie"),
+				Metrics: reg,
 			})
 			if err != nil {
 				return err
@@ -83,6 +86,7 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 				AdvertisedHost: advertised,
 				Cluster:        "standalone",
 				Logger:         log,
+				Metrics:        reg,
 			})
 			if err != nil {
 				return err
@@ -100,7 +104,7 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", "data", "directory for all data (etcd, bookie)")
 	f.StringVar(&listen, "listen", "127.0.0.1:6650", "Pulsar protocol listen address")
-	f.StringVar(&httpAddr, "http", "127.0.0.1:8080", "HTTP (admin REST, health) listen address")
+	f.StringVar(&httpAddr, "http", "127.0.0.1:8080", "HTTP (admin REST, health, /metrics) listen address")
 	f.StringVar(&etcdListen, "etcd-listen", "127.0.0.1:0", "embedded etcd client address (port 0 picks one)")
 	f.StringVar(&advertised, "advertised-host", "", "host name clients are redirected to (default: the listen host)")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
@@ -130,7 +134,7 @@ func brokerCommand() *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			cfg.Store, cfg.Logger = store, log
+			cfg.Store, cfg.Logger, cfg.Metrics = store, log, newRegistry()
 			b, err := broker.Start(ctx, cfg)
 			if err != nil {
 				return err

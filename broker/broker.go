@@ -38,8 +38,11 @@ type Config struct {
 	Cluster        string
 	BrokerID       string
 	ManagedLedger  managedledger.Config
-	MaxMessageSize int
-	Logger         *slog.Logger
+	// Intervals of the namespace-policy checks; zero takes Pulsar's defaults (see
+	// service.Config).
+	RetentionCheckInterval, MessageExpiryCheckInterval, BacklogQuotaCheckInterval time.Duration
+	MaxMessageSize                                                                int
+	Logger                                                                        *slog.Logger
 	// Metrics, if set, gets the broker's Prometheus collectors (Pulsar's names, see
 	// docs/metrics.md); nil means no metrics. When it is also a prometheus.Gatherer
 	// (a *prometheus.Registry is), the HTTP server serves it on GET /metrics.
@@ -95,7 +98,9 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	mlCfg := cfg.ManagedLedger
 	mlCfg.Logger = log.With("component", "managedledger")
 	mlf := managedledger.NewFactory(cfg.Store, lc, mlCfg)
-	svcCfg := service.Config{Cluster: cfg.Cluster, BrokerID: cfg.BrokerID, Logger: log}
+	svcCfg := service.Config{Cluster: cfg.Cluster, BrokerID: cfg.BrokerID, Logger: log,
+		RetentionCheckInterval: cfg.RetentionCheckInterval, MessageExpiryCheckInterval: cfg.MessageExpiryCheckInterval,
+		BacklogQuotaCheckInterval: cfg.BacklogQuotaCheckInterval}
 	var mc *metrics.Collector
 	src := &metrics.ServiceSource{}
 	if cfg.Metrics != nil {
@@ -142,6 +147,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		}
 		b.metrics = mc
 	}
+	svc.EnforcePolicies() // stopped by svc.Close (in b.Close)
 	return b, nil
 }
 

@@ -8,9 +8,8 @@ import (
 )
 
 // Namespace policy endpoints: GET reads one policy, POST sets it, DELETE removes it.
-// Values are checked before the record is touched. Enforcement: deduplication and the
-// producer/consumer limits are read by the broker; the others are stored only for now
-// (docs/admin.md).
+// Values are checked before the record is touched. The broker enforces them
+// (broker/service/policy.go), picking changes up through a watch on the records.
 
 // policy describes one policy endpoint.
 type policy struct {

@@ -562,7 +562,7 @@ func (c *Cursor) flush(ctx context.Context) error {
 
 // writeSnapshotLedger stores a large cursor snapshot in a ledger of its own.
 func (ml *ManagedLedger) writeSnapshotLedger(ctx context.Context, cursorName string, snap []byte) (int64, error) {
-	w, err := ml.lc.Create(ctx, ledgerCreateOptions(ml.cfg, map[string]string{"managedLedger": ml.name, "cursor": cursorName}))
+	w, err := ml.lc.Create(ctx, ledgerCreateOptions(ml.persistenceConfig(), map[string]string{"managedLedger": ml.name, "cursor": cursorName}))
 	if err != nil {
 		return 0, fmt.Errorf("create cursor ledger: %w", err)
 	}

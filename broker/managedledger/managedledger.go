@@ -29,7 +29,10 @@ type Config struct {
 	CacheBytes int64
 	// CursorFlushInterval is how often changed cursors are persisted (default 1 s).
 	CursorFlushInterval time.Duration
-	Logger              *slog.Logger
+	// Retention is the default retention of consumed data (SetRetention changes it per
+	// managed ledger); the zero value keeps nothing consumed.
+	Retention Retention
+	Logger    *slog.Logger
 }
 
 func (c *Config) applyDefaults() {
@@ -163,6 +166,10 @@ type ManagedLedger struct {
 	layoutGen uint64
 	// trimming: a trim task runs; trimAgain: one more pass was asked for meanwhile.
 	trimming, trimAgain bool
+	// retention and persistence are the namespace policies (SetRetention,
+	// SetPersistence), read by trim and when a ledger is created.
+	retention   Retention
+	persistence Persistence
 
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -179,17 +186,32 @@ type ManagedLedger struct {
 // Open opens (creating if needed) the managed ledger called name, fencing any previous
 // owner: see the package documentation.
 func (f *Factory) Open(ctx context.Context, name string) (*ManagedLedger, error) {
+	return f.OpenWith(ctx, name, Policies{Retention: f.cfg.Retention})
+}
+
+// Policies are the per-managed-ledger settings a namespace policy overrides: given at
+// open (so that the first ledger already has the policy's persistence), changed later
+// with SetRetention and SetPersistence.
+type Policies struct {
+	Retention   Retention
+	Persistence Persistence // zero: the Config's
+}
+
+// OpenWith is Open with the namespace's policies.
+func (f *Factory) OpenWith(ctx context.Context, name string, p Policies) (*ManagedLedger, error) {
 	ml := &ManagedLedger{
 		name: name, key: f.store.Keys.Under("managed-ledgers", name),
 		store: f.store, lc: f.lc, cfg: f.cfg, log: f.cfg.Logger.With("topic", name),
-		newEntries: make(chan struct{}),
-		readySig:   make(chan struct{}, 1),
-		cache:      newEntryCache(f.cfg.CacheBytes),
-		readers:    map[int64]*ledger.Reader{},
-		cursors:    map[string]*Cursor{},
-		stop:       make(chan struct{}),
-		flushDone:  make(chan struct{}),
-		delivered:  make(chan struct{}),
+		newEntries:  make(chan struct{}),
+		readySig:    make(chan struct{}, 1),
+		cache:       newEntryCache(f.cfg.CacheBytes),
+		readers:     map[int64]*ledger.Reader{},
+		cursors:     map[string]*Cursor{},
+		stop:        make(chan struct{}),
+		flushDone:   make(chan struct{}),
+		delivered:   make(chan struct{}),
+		retention:   p.Retention,
+		persistence: p.Persistence,
 	}
 	if err := ml.open(ctx); err != nil {
 		return nil, err
@@ -309,7 +331,7 @@ func (ml *ManagedLedger) readOrCreateInfo(ctx context.Context) (*Info, int64, er
 }
 
 func (ml *ManagedLedger) createLedger(ctx context.Context) (*ledger.Writer, error) {
-	w, err := ml.lc.Create(ctx, ledgerCreateOptions(ml.cfg, map[string]string{"managedLedger": ml.name}))
+	w, err := ml.lc.Create(ctx, ledgerCreateOptions(ml.persistenceConfig(), map[string]string{"managedLedger": ml.name}))
 	if err != nil {
 		return nil, fmt.Errorf("managedledger %s: create ledger: %w", ml.name, err)
 	}

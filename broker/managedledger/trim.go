@@ -58,8 +58,9 @@ func (ml *ManagedLedger) trimLoop() {
 }
 
 // trim deletes the closed ledgers every durable cursor has fully consumed, and closed
-// empty ledgers. With no durable cursor, every closed ledger is deletable (Pulsar's
-// default retention of zero: data nobody subscribed to is not kept). The current ledger
+// empty ledgers, as far as the retention policy lets it (Retention; by default nothing
+// consumed is kept). With no durable cursor, every closed ledger counts as consumed
+// (with Pulsar's default retention of zero, data nobody subscribed to is not kept). The current ledger
 // is never deleted, nor a ledger still being written after a rollover (not closed yet),
 // nor one holding entries after lastConfirmed.
 func (ml *ManagedLedger) trim(ctx context.Context) error {
@@ -77,8 +78,13 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 	}
 	ml.mu.Lock()
 	var doomed []int64
+	var cands []trimCandidate
+	var total int64
 	ls := ml.info.Ledgers
 	lc := ml.lastConfirmed
+	for _, li := range ls {
+		total += li.Size
+	}
 	for i := 0; i < len(ls)-1; i++ { // never the current ledger
 		li := ls[i]
 		if !li.Closed {
@@ -92,6 +98,11 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 			break // a cursor still needs it (and everything after it)
 		}
 		doomed = append(doomed, li.ID)
+		cands = append(cands, trimCandidate{id: li.ID, entries: li.Entries, size: li.Size, endMillis: ls[i+1].CreatedMillis})
+	}
+	if ret := ml.retention; !ret.off() {
+		// Consumed is not enough: retention decides which consumed ledgers go.
+		doomed = ret.released(cands, total, time.Now())
 	}
 	ml.mu.Unlock()
 	if len(doomed) == 0 {

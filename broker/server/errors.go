@@ -27,6 +27,10 @@ func serverError(err error) pulsar.ServerError {
 		return pulsar.ServerError_TopicNotFound
 	case errors.Is(err, topic.ErrInvalidName), errors.Is(err, service.ErrBadSubscription):
 		return pulsar.ServerError_InvalidTopicName
+	case errors.Is(err, service.ErrQuotaHold):
+		return pulsar.ServerError_ProducerBlockedQuotaExceededError
+	case errors.Is(err, service.ErrQuotaException):
+		return pulsar.ServerError_ProducerBlockedQuotaExceededException
 	case errors.Is(err, service.ErrTooManyProducers), errors.Is(err, service.ErrTooManyConsumers):
 		return pulsar.ServerError_NotAllowedError
 	case errors.Is(err, service.ErrTopicClosed), errors.Is(err, service.ErrServiceClosed),

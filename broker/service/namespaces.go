@@ -18,10 +18,11 @@ type TenantInfo struct {
 }
 
 // Policies is a namespace's record, in the JSON shape of Pulsar's namespace policies
-// (what GET /admin/v2/namespaces/{tenant}/{ns} returns). Enforced today: deduplication
-// (at topic open) and the producer and consumer limits (at producer add and subscribe).
-// Retention, message TTL, backlog quotas, persistence and the auto-topic-creation
-// override are stored and returned, not enforced yet (docs/admin.md).
+// (what GET /admin/v2/namespaces/{tenant}/{ns} returns). Enforced: deduplication (at
+// topic open), the producer and consumer limits (at producer add and subscribe), and
+// retention, message TTL, backlog quotas, persistence and the auto-topic-creation
+// override's allow flag (policy.go: applied to open topics through an etcd watch).
+// Not yet: the override's partitioned type, and topic-level overrides.
 type Policies struct {
 	DeduplicationEnabled *bool `json:"deduplicationEnabled,omitempty"`
 	// 0 means no limit.

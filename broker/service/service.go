@@ -29,6 +29,12 @@ type Config struct {
 	// time from Publish to the entry being durable (or failing). It runs on the managed
 	// ledger's callback goroutine and must not block (broker/metrics uses it).
 	ObservePublish func(t *Topic, d time.Duration, err error)
+	// Intervals of the periodic policy checks (EnforcePolicies), Pulsar's defaults:
+	// retentionCheckIntervalInSeconds=120, messageExpiryCheckIntervalInMinutes=5,
+	// backlogQuotaCheckIntervalInSeconds=60.
+	RetentionCheckInterval     time.Duration
+	MessageExpiryCheckInterval time.Duration
+	BacklogQuotaCheckInterval  time.Duration
 }
 
 func (c *Config) applyDefaults() {
@@ -44,6 +50,15 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.RetentionCheckInterval <= 0 {
+		c.RetentionCheckInterval = 120 * time.Second
+	}
+	if c.MessageExpiryCheckInterval <= 0 {
+		c.MessageExpiryCheckInterval = 5 * time.Minute
+	}
+	if c.BacklogQuotaCheckInterval <= 0 {
+		c.BacklogQuotaCheckInterval = 60 * time.Second
 	}
 }
 
@@ -61,6 +76,10 @@ type Service struct {
 	mu     sync.Mutex
 	topics map[string]*topicSlot
 	closed bool
+	// nsPolicies is the latest watched record of each namespace (policy.go); enforcer
+	// is set by EnforcePolicies.
+	nsPolicies map[string]policySnapshot
+	enforcer   *policyEnforcer
 }
 
 // topicSlot lets concurrent openers of one topic wait for the first.
@@ -122,6 +141,9 @@ func (s *Service) load(ctx context.Context, name topic.Name, create, explicit bo
 
 	slot.t, slot.err = s.openTopic(ctx, name, create, explicit)
 	close(slot.ready)
+	if slot.err == nil {
+		s.refreshPolicies(slot.t) // a change watched while it opened
+	}
 	if slot.err != nil {
 		s.mu.Lock()
 		if s.topics[key] == slot {
@@ -133,7 +155,7 @@ func (s *Service) load(ctx context.Context, name topic.Name, create, explicit bo
 }
 
 func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explicit bool) (*Topic, error) {
-	pol, err := s.Namespaces.Policies(ctx, name.NamespaceName())
+	pol, polRev, err := s.Namespaces.policiesWithRevision(ctx, name.NamespaceName())
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s: %v", ErrTopicNotFound, name, err)
@@ -154,17 +176,22 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explic
 			}
 			partitioned = name.PartitionIndex() < n
 		}
-		if !partitioned && !explicit && (!create || !*s.cfg.AllowAutoTopicCreation) {
+		allowAuto := *s.cfg.AllowAutoTopicCreation
+		if o := pol.AutoTopicCreationOverride; o != nil {
+			allowAuto = o.Allow // the namespace overrides the broker
+		}
+		if !partitioned && !explicit && (!create || !allowAuto) {
 			return nil, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
 		}
 	}
 	// Use a context that survives the caller: the managed ledger's background work is
 	// bound to the topic's life, not to the request that opened it.
-	ml, err := s.mlf.Open(context.WithoutCancel(ctx), name.String())
+	ml, err := s.mlf.OpenWith(context.WithoutCancel(ctx), name.String(), mlPolicies(pol))
 	if err != nil {
 		return nil, err
 	}
 	t := newTopic(s, name, ml)
+	t.pol = &policySnapshot{p: pol, rev: polRev}
 	if s.dedupEnabled(pol) {
 		t.dedup = newDedup(t)
 		if err := t.dedup.load(ctx); err != nil {
@@ -229,6 +256,7 @@ func (s *Service) Close(ctx context.Context) {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
+	s.stopEnforcing()
 	for _, t := range s.LoadedTopics() {
 		t.Close(ctx)
 	}

@@ -33,6 +33,10 @@ type Topic struct {
 	// dedup is set at open when deduplication is enabled for the namespace.
 	dedup *dedup
 
+	// polMu guards pol, the namespace policies the topic enforces (policy.go).
+	polMu sync.Mutex
+	pol   *policySnapshot
+
 	// pubMu guards the queue that keeps publish callbacks in Publish order (duplicates
 	// are answered without a write, but still in their turn).
 	pubMu       sync.Mutex
@@ -92,6 +96,9 @@ func (t *Topic) AddProducer(ctx context.Context, spec ProducerSpec) (*Producer, 
 	pol, err := t.svc.Namespaces.Policies(ctx, t.name.NamespaceName())
 	if err != nil {
 		return nil, err
+	}
+	if err := t.admitProducer(ctx, pol); err != nil {
+		return nil, err // a backlog quota is exceeded
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/strata-io/strata/bookie"
 	"github.com/strata-io/strata/broker"
@@ -32,6 +33,8 @@ func newLogger(level string) (*slog.Logger, error) {
 func standaloneCommand() *cobra.Command {
 	var (
 		dataDir, listen, httpAddr, etcdListen, advertised, logLevel string
+		// pol: the policy-check intervals and ledger rollover (tests make them short).
+		pol broker.Config
 	)
 	cmd := &cobra.Command{
 		Use:   "standalone",
@@ -87,6 +90,11 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 				Cluster:        "standalone",
 				Logger:         log,
 				Metrics:        reg,
+				ManagedLedger:  pol.ManagedLedger,
+
+				RetentionCheckInterval:     pol.RetentionCheckInterval,
+				MessageExpiryCheckInterval: pol.MessageExpiryCheckInterval,
+				BacklogQuotaCheckInterval:  pol.BacklogQuotaCheckInterval,
 			})
 			if err != nil {
 				return err
@@ -108,7 +116,18 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 	f.StringVar(&etcdListen, "etcd-listen", "127.0.0.1:0", "embedded etcd client address (port 0 picks one)")
 	f.StringVar(&advertised, "advertised-host", "", "host name clients are redirected to (default: the listen host)")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	policyFlags(f, &pol)
 	return cmd
+}
+
+// policyFlags are the broker settings of namespace-policy enforcement (Pulsar's
+// retentionCheckIntervalInSeconds, messageExpiryCheckIntervalInMinutes,
+// backlogQuotaCheckIntervalInSeconds, managedLedgerMaxEntriesPerLedger).
+func policyFlags(f *pflag.FlagSet, cfg *broker.Config) {
+	f.DurationVar(&cfg.RetentionCheckInterval, "retention-check-interval", 120*time.Second, "how often retention is checked")
+	f.DurationVar(&cfg.MessageExpiryCheckInterval, "message-expiry-check-interval", 5*time.Minute, "how often message TTL is checked")
+	f.DurationVar(&cfg.BacklogQuotaCheckInterval, "backlog-quota-check-interval", 60*time.Second, "how often backlog quotas are checked")
+	f.Int64Var(&cfg.ManagedLedger.MaxEntriesPerLedger, "max-entries-per-ledger", 50_000, "entries after which a topic rolls over to a new ledger")
 }
 
 // brokerCommand is `strata broker`: a broker against an external etcd and bookies.
@@ -158,5 +177,6 @@ func brokerCommand() *cobra.Command {
 	f.IntVar(&cfg.ManagedLedger.WriteQuorum, "write-quorum", 2, "copies of each entry (Qw)")
 	f.IntVar(&cfg.ManagedLedger.AckQuorum, "ack-quorum", 2, "acknowledgements before an entry is durable (Qa)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	policyFlags(f, &cfg)
 	return cmd
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/strata-io/strata/bookie/ledger"
+	"github.com/strata-io/strata/bookie/registry"
 	"github.com/strata-io/strata/broker/admin"
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/metrics"
@@ -176,7 +177,8 @@ func (b *Broker) httpHandler() http.Handler {
 		_, port, _ := net.SplitHostPort(b.httpLn.Addr().String())
 		httpURL = "http://" + net.JoinHostPort(b.advertisedHost, port)
 	}
-	admin.Register(mux, admin.Config{Service: b.svc, Cluster: b.cfg.Cluster, BrokerURL: b.pulsarURL, HTTPURL: httpURL})
+	admin.Register(mux, admin.Config{Service: b.svc, Cluster: b.cfg.Cluster, BrokerURL: b.pulsarURL, HTTPURL: httpURL,
+		Bookies: registry.New(b.cfg.Store).Available})
 	if g, ok := b.cfg.Metrics.(prometheus.Gatherer); ok {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	}

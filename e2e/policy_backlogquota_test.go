@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,7 +77,11 @@ func TestPolicyBacklogQuota(t *testing.T) {
 	t.Run("producer_exception", func(t *testing.T) {
 		topic := setup(t, "qexception", utils.ProducerException)
 		p := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true, SendTimeout: 60 * time.Second})
-		n, err := sendUntilError(t, p)
+		// pulsar-client-go v0.19 fails, on a refused reconnect, only the messages already
+		// pending on the producer; a send issued right after the broker's disconnect waits
+		// outside that queue until its timeout. Keeping several sends in flight makes the
+		// exception reach the test deterministically.
+		n, err := sendAsyncUntilError(t, p, payload)
 		if !errors.Is(err, pulsar.ErrProducerBlockedQuotaExceeded) {
 			t.Fatalf("after %d sends: %v, want ProducerBlockedQuotaExceeded", n, err)
 		}
@@ -115,4 +120,34 @@ func TestPolicyBacklogQuota(t *testing.T) {
 			cons.Ack(m)
 		}
 	})
+}
+
+// sendAsyncUntilError keeps up to 8 sends in flight until one fails, and returns the
+// number of acknowledged sends and the first error.
+func sendAsyncUntilError(t *testing.T, p pulsar.Producer, payload []byte) (int, error) {
+	t.Helper()
+	ctx := msgCtx(t, 90*time.Second)
+	slots := make(chan struct{}, 8)
+	errs := make(chan error, 1)
+	var acked atomic.Int64
+	for {
+		select {
+		case err := <-errs:
+			return int(acked.Load()), err
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			t.Fatalf("%d sends accepted, never blocked", acked.Load())
+		}
+		p.SendAsync(ctx, &pulsar.ProducerMessage{Payload: payload}, func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+			<-slots
+			if err != nil {
+				select {
+				case errs <- err:
+				default:
+				}
+				return
+			}
+			acked.Add(1)
+		})
+	}
 }

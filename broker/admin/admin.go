@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/strata-io/strata/bookie/registry"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"
 )
@@ -22,6 +24,8 @@ type Config struct {
 	// BrokerURL (pulsar://host:port) and HTTPURL (http://host:port) are what lookups
 	// and GET /admin/v2/clusters/{c} advertise.
 	BrokerURL, HTTPURL string
+	// Bookies lists the live bookies for GET /admin/v2/bookies/all (nil: none).
+	Bookies func(ctx context.Context) ([]registry.Info, error)
 }
 
 // API serves the admin REST API.
@@ -76,6 +80,13 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+t+"/internalStats", a.internalStats)
 	mux.HandleFunc("POST "+t+"/terminate", a.terminate)
 	mux.HandleFunc("PUT "+t+"/unload", a.unload)
+	mux.HandleFunc("GET "+t+"/lastMessageId", a.lastMessageID)
+	a.topicPolicyRoutes(mux, t)
+
+	// Brokers and bookies.
+	mux.HandleFunc("GET "+v2+"/brokers", a.listBrokers)
+	mux.HandleFunc("GET "+v2+"/brokers/{cluster}", a.listClusterBrokers)
+	mux.HandleFunc("GET "+v2+"/bookies/all", a.listBookies)
 
 	// Subscriptions and messages.
 	const sub = t + "/subscription/{sub}"

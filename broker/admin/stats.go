@@ -8,7 +8,8 @@ import (
 )
 
 // Pulsar's topic stats JSON (reference operations-and-reliability.md §1.2; field names
-// as pulsaradmin's utils.TopicStats reads them). Rates are not measured yet and read 0.
+// as pulsaradmin's utils.TopicStats reads them). Rates are per second over the last few
+// seconds (broker/service/rates.go).
 
 type topicStats struct {
 	MsgRateIn           float64                      `json:"msgRateIn"`
@@ -88,6 +89,8 @@ func renderStats(st service.TopicStats) topicStats {
 	out := emptyStats()
 	out.MsgInCounter, out.BytesInCounter = st.MsgsIn, st.BytesIn
 	out.MsgOutCounter, out.BytesOutCounter = st.MsgsOut, st.BytesOut
+	out.MsgRateIn, out.MsgThroughputIn = st.MsgRateIn, st.ThroughputIn
+	out.MsgRateOut, out.MsgThroughputOut = st.MsgRateOut, st.ThroughputOut
 	if st.MsgsIn > 0 {
 		out.AverageMsgSize = float64(st.BytesIn) / float64(st.MsgsIn)
 	}
@@ -99,17 +102,21 @@ func renderStats(st service.TopicStats) topicStats {
 		avgEntry = out.StorageSize / e
 	}
 	for _, p := range st.Producers {
-		out.Publishers = append(out.Publishers, publisherStats{ProducerName: p.Name, AccessMode: accessModes[p.AccessMode],
-			Metadata: map[string]string{}})
+		ps := publisherStats{ProducerName: p.Name, AccessMode: accessModes[p.AccessMode],
+			MsgRateIn: p.MsgRateIn, MsgThroughputIn: p.ThroughputIn, Metadata: map[string]string{}}
+		if p.MsgsIn > 0 {
+			ps.AverageMsgSize = float64(p.BytesIn) / float64(p.MsgsIn)
+		}
+		out.Publishers = append(out.Publishers, ps)
 	}
 	var maxBacklog int64
 	for _, s := range st.Subscriptions {
 		ss := subscriptionStats{Type: s.Type.String(), MsgBacklog: s.Backlog, MsgBacklogNoDelayed: s.Backlog,
 			BacklogSize: s.Backlog * avgEntry, IsDurable: s.Durable, MsgOutCounter: s.MsgsOut, BytesOutCounter: s.BytesOut,
-			Consumers: []consumerStats{}}
+			MsgRateOut: s.MsgRateOut, MsgThroughputOut: s.ThroughputOut, Consumers: []consumerStats{}}
 		for _, c := range s.Consumers {
 			ss.Consumers = append(ss.Consumers, consumerStats{ConsumerName: c.Name, MsgOutCounter: c.MsgsOut,
-				Metadata: map[string]string{}})
+				MsgRateOut: c.MsgRateOut, MsgThroughputOut: c.ThroughputOut, Metadata: map[string]string{}})
 		}
 		out.Subscriptions[s.Name] = ss
 		maxBacklog = max(maxBacklog, ss.BacklogSize)
@@ -127,6 +134,10 @@ type partitionedStats struct {
 
 func (p *partitionedStats) add(s topicStats) {
 	p.MsgInCounter += s.MsgInCounter
+	p.MsgRateIn += s.MsgRateIn
+	p.MsgThroughputIn += s.MsgThroughputIn
+	p.MsgRateOut += s.MsgRateOut
+	p.MsgThroughputOut += s.MsgThroughputOut
 	p.BytesInCounter += s.BytesInCounter
 	p.MsgOutCounter += s.MsgOutCounter
 	p.BytesOutCounter += s.BytesOutCounter
@@ -139,6 +150,10 @@ func (p *partitionedStats) add(s topicStats) {
 			agg = subscriptionStats{Type: ss.Type, IsDurable: ss.IsDurable, Consumers: []consumerStats{}}
 		}
 		agg.MsgBacklog += ss.MsgBacklog
+		agg.MsgRateOut += ss.MsgRateOut
+		agg.MsgThroughputOut += ss.MsgThroughputOut
+		agg.MsgOutCounter += ss.MsgOutCounter
+		agg.BytesOutCounter += ss.BytesOutCounter
 		agg.MsgBacklogNoDelayed += ss.MsgBacklogNoDelayed
 		agg.BacklogSize += ss.BacklogSize
 		agg.Consumers = append(agg.Consumers, ss.Consumers...)

@@ -164,7 +164,7 @@ func (c *conn) handleSend(cmd *pulsar.CommandSend, f wire.Frame) {
 	}
 	// The callback runs on the topic's managed-ledger goroutine: it must not wait for
 	// this connection, and sendAnswer does not.
-	msg := service.PublishMessage{Producer: h.p.Name(), SequenceID: int64(seq),
+	msg := service.PublishMessage{Producer: h.p.Name(), From: h.p, SequenceID: int64(seq),
 		HighestSequenceID: int64(cmd.GetHighestSequenceId()), Entry: f.Payload.Entry, NumMessages: n}
 	h.topic.Publish(msg, func(pos managedledger.Position, err error) {
 		if err != nil {

@@ -111,6 +111,10 @@ func (s *Service) DeleteTopic(ctx context.Context, name topic.Name, force bool) 
 	}
 	s.mu.Unlock()
 	close(hold.ready)
+	if err == nil && !name.IsPartition() {
+		// Its topic-level policies go with it (a partitioned topic's with its record).
+		err = s.store.Delete(ctx, s.topicPoliciesKey(name), -1)
+	}
 	return err
 }
 
@@ -135,6 +139,9 @@ func (s *Service) DeletePartitionedTopic(ctx context.Context, base topic.Name, f
 		if err := s.DeleteTopic(ctx, base.Partition(i), force); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
+	}
+	if err := s.store.Delete(ctx, s.topicPoliciesKey(base), -1); err != nil {
+		return err
 	}
 	return s.Namespaces.deletePartitionedRecord(ctx, base)
 }

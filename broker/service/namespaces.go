@@ -22,7 +22,7 @@ type TenantInfo struct {
 // topic open), the producer and consumer limits (at producer add and subscribe), and
 // retention, message TTL, backlog quotas, persistence and the auto-topic-creation
 // override's allow flag (policy.go: applied to open topics through an etcd watch).
-// Not yet: the override's partitioned type, and topic-level overrides.
+// Not yet: the override's partitioned type. Topic-level overrides: topicpolicy.go.
 type Policies struct {
 	DeduplicationEnabled *bool `json:"deduplicationEnabled,omitempty"`
 	// 0 means no limit.
@@ -305,9 +305,13 @@ func (n *Namespaces) UpdatePolicies(ctx context.Context, ns string, change func(
 	}
 }
 
-// deleteNamespaceRecord removes a namespace's record and its partitioned-topic records.
+// deleteNamespaceRecord removes a namespace's record, its partitioned-topic records and
+// its topics' topic-level policies.
 func (n *Namespaces) deleteNamespaceRecord(ctx context.Context, ns string) error {
 	t, local, _ := strings.Cut(ns, "/")
+	if err := n.s.DeletePrefix(ctx, n.s.Keys.Under("topic-policies", "persistent", t, local)+"/"); err != nil {
+		return err
+	}
 	if err := n.s.DeletePrefix(ctx, n.s.Keys.Under("partitioned-topics", "persistent", t, local)+"/"); err != nil {
 		return err
 	}

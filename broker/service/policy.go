@@ -55,9 +55,9 @@ func (n *Namespaces) policiesWithRevision(ctx context.Context, ns string) (Polic
 	return p, v.ModRevision, nil
 }
 
-// EnforcePolicies starts watching namespace policies and the periodic retention, TTL and
-// backlog-quota checks; Close stops them. Without it, policies are applied when a topic
-// opens only.
+// EnforcePolicies starts watching namespace and topic-level policies, the periodic
+// retention, TTL and backlog-quota checks, and the rate sampler (rates.go); Close stops
+// them. Without it, policies are applied when a topic opens only and rates read 0.
 func (s *Service) EnforcePolicies() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
@@ -69,7 +69,15 @@ func (s *Service) EnforcePolicies() {
 	e := &policyEnforcer{cancel: cancel}
 	s.enforcer = e
 	s.mu.Unlock()
-	e.wg.Add(2)
+	e.wg.Add(4)
+	go func() {
+		defer e.wg.Done()
+		s.sampleRatesLoop(ctx)
+	}()
+	go func() {
+		defer e.wg.Done()
+		s.watchTopicPolicies(ctx)
+	}()
 	go func() {
 		defer e.wg.Done()
 		s.watchPolicies(ctx)
@@ -170,9 +178,13 @@ func (s *Service) policiesChanged(ns string, snap policySnapshot) {
 func (s *Service) refreshPolicies(t *Topic) {
 	s.mu.Lock()
 	snap, ok := s.nsPolicies[t.name.NamespaceName()]
+	tsnap, tok := s.topicPols[topicPolicyKeySuffix(t.name)]
 	s.mu.Unlock()
 	if ok {
 		t.applyPolicies(snap)
+	}
+	if tok {
+		t.applyTopicPolicies(tsnap)
 	}
 }
 
@@ -185,19 +197,19 @@ func (t *Topic) applyPolicies(snap policySnapshot) {
 	}
 	t.pol = &snap
 	t.polMu.Unlock()
-	mp := mlPolicies(snap.p)
-	t.ml.SetRetention(mp.Retention)
-	t.ml.SetPersistence(mp.Persistence)
+	t.applyMLPolicies()
 }
 
-// policies returns the topic's current namespace policies.
+// policies returns the topic's effective policies: its namespace's, with the topic's
+// overrides (topicpolicy.go) in place.
 func (t *Topic) policies() Policies {
 	t.polMu.Lock()
 	defer t.polMu.Unlock()
-	if t.pol == nil {
-		return Policies{}
+	var p Policies
+	if t.pol != nil {
+		p = t.pol.p
 	}
-	return t.pol.p
+	return t.tpol.p.Apply(p)
 }
 
 // mlPolicies translates the namespace record for the managed ledger: retention in

@@ -79,7 +79,10 @@ type Service struct {
 	// nsPolicies is the latest watched record of each namespace (policy.go); enforcer
 	// is set by EnforcePolicies.
 	nsPolicies map[string]policySnapshot
-	enforcer   *policyEnforcer
+	// topicPols is the latest watched override record of each topic (topicpolicy.go),
+	// keyed by persistent/<tenant>/<namespace>/<topic>.
+	topicPols map[string]topicPolicySnapshot
+	enforcer  *policyEnforcer
 }
 
 // topicSlot lets concurrent openers of one topic wait for the first.
@@ -186,13 +189,19 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explic
 	}
 	// Use a context that survives the caller: the managed ledger's background work is
 	// bound to the topic's life, not to the request that opened it.
-	ml, err := s.mlf.OpenWith(context.WithoutCancel(ctx), name.String(), mlPolicies(pol))
+	tp, tpRev, err := s.topicPoliciesWithRevision(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	eff := tp.Apply(pol)
+	ml, err := s.mlf.OpenWith(context.WithoutCancel(ctx), name.String(), mlPolicies(eff))
 	if err != nil {
 		return nil, err
 	}
 	t := newTopic(s, name, ml)
 	t.pol = &policySnapshot{p: pol, rev: polRev}
-	if s.dedupEnabled(pol) {
+	t.tpol = topicPolicySnapshot{p: tp, rev: tpRev}
+	if s.dedupEnabled(eff) {
 		t.dedup = newDedup(t)
 		if err := t.dedup.load(ctx); err != nil {
 			ml.Close(context.WithoutCancel(ctx))

@@ -2,6 +2,7 @@ package service
 
 import (
 	"sort"
+	"time"
 
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
@@ -13,10 +14,12 @@ import (
 type TopicStats struct {
 	MsgsIn, BytesIn   int64
 	MsgsOut, BytesOut int64
-	Producers         []ProducerStats
-	Subscriptions     []SubscriptionStats // by name
-	Info              managedledger.Info
-	LastConfirmed     managedledger.Position
+	// Rates are per second over the last few seconds (rates.go).
+	MsgRateIn, ThroughputIn, MsgRateOut, ThroughputOut float64
+	Producers                                          []ProducerStats
+	Subscriptions                                      []SubscriptionStats // by name
+	Info                                               managedledger.Info
+	LastConfirmed                                      managedledger.Position
 }
 
 // StorageSize is the bytes of every ledger of the topic.
@@ -39,8 +42,10 @@ func (s TopicStats) Entries() int64 {
 
 // ProducerStats describes a connected producer.
 type ProducerStats struct {
-	Name       string
-	AccessMode AccessMode
+	Name                    string
+	AccessMode              AccessMode
+	MsgsIn, BytesIn         int64
+	MsgRateIn, ThroughputIn float64
 }
 
 // SubscriptionStats describes a subscription: a durable cursor, with or without
@@ -54,14 +59,16 @@ type SubscriptionStats struct {
 	MarkDelete  managedledger.Position
 	AckedRanges []cursor.Range
 	// MsgsOut and BytesOut count what was dispatched since the subscription was loaded.
-	MsgsOut, BytesOut int64
-	Consumers         []ConsumerStats
+	MsgsOut, BytesOut         int64
+	MsgRateOut, ThroughputOut float64
+	Consumers                 []ConsumerStats
 }
 
 // ConsumerStats describes a connected consumer.
 type ConsumerStats struct {
-	Name    string
-	MsgsOut int64
+	Name                      string
+	MsgsOut, BytesOut         int64
+	MsgRateOut, ThroughputOut float64
 }
 
 // Stats returns the topic's current figures.
@@ -69,8 +76,13 @@ func (t *Topic) Stats() TopicStats {
 	st := TopicStats{MsgsIn: t.MsgsIn.Load(), BytesIn: t.BytesIn.Load(), MsgsOut: t.MsgsOut.Load(),
 		BytesOut: t.BytesOut.Load(), Info: t.ml.Info(),
 		LastConfirmed: t.ml.LastConfirmed()}
+	now := time.Now()
+	st.MsgRateIn, st.ThroughputIn = t.rateIn.rates(now, st.MsgsIn, st.BytesIn)
+	st.MsgRateOut, st.ThroughputOut = t.rateOut.rates(now, st.MsgsOut, st.BytesOut)
 	for _, p := range t.Producers() {
-		st.Producers = append(st.Producers, ProducerStats{Name: p.name, AccessMode: p.mode})
+		ps := ProducerStats{Name: p.name, AccessMode: p.mode, MsgsIn: p.MsgsIn.Load(), BytesIn: p.BytesIn.Load()}
+		ps.MsgRateIn, ps.ThroughputIn = p.rateIn.rates(now, ps.MsgsIn, ps.BytesIn)
+		st.Producers = append(st.Producers, ps)
 	}
 	sort.Slice(st.Producers, func(i, j int) bool { return st.Producers[i].Name < st.Producers[j].Name })
 	live := map[string]*Subscription{}
@@ -90,11 +102,14 @@ func (t *Topic) Stats() TopicStats {
 			ss.Durable = s.durable
 			s.do(func() {
 				for _, k := range s.consumers {
-					ss.Consumers = append(ss.Consumers, ConsumerStats{Name: k.name, MsgsOut: k.MsgsOut.Load()})
+					cs := ConsumerStats{Name: k.name, MsgsOut: k.MsgsOut.Load(), BytesOut: k.BytesOut.Load()}
+					cs.MsgRateOut, cs.ThroughputOut = k.rateOut.rates(now, cs.MsgsOut, cs.BytesOut)
+					ss.Consumers = append(ss.Consumers, cs)
 				}
 			})
 			sort.Slice(ss.Consumers, func(i, j int) bool { return ss.Consumers[i].Name < ss.Consumers[j].Name })
 			ss.MsgsOut, ss.BytesOut = s.MsgsOut.Load(), s.BytesOut.Load()
+			ss.MsgRateOut, ss.ThroughputOut = s.rateOut.rates(now, ss.MsgsOut, ss.BytesOut)
 		}
 		st.Subscriptions = append(st.Subscriptions, ss)
 	}

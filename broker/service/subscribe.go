@@ -34,7 +34,7 @@ func (t *Topic) Subscribe(ctx context.Context, spec SubscribeSpec) (*Consumer, e
 	if spec.Type < SubExclusive || spec.Type > SubKeyShared {
 		return nil, fmt.Errorf("%w: unknown subscription type %d", ErrBadSubscription, spec.Type)
 	}
-	pol, err := t.svc.Namespaces.Policies(ctx, t.name.NamespaceName())
+	pol, err := t.effectivePolicies(ctx)
 	if err != nil {
 		return nil, err
 	}

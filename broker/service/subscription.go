@@ -87,8 +87,9 @@ type Consumer struct {
 	id   uint64 // unique within the subscription
 	name string
 	sink ConsumerSink
-	// MsgsOut counts delivered messages.
-	MsgsOut atomic.Int64
+	// MsgsOut and BytesOut count delivered messages and their bytes.
+	MsgsOut, BytesOut atomic.Int64
+	rateOut           rateWindow // rates.go
 
 	// Owned by the subscription goroutine. pulsar-client-go registers its handler for
 	// a consumer only after it has read SUBSCRIBE's SUCCESS, on another goroutine than
@@ -126,6 +127,7 @@ type Subscription struct {
 	nConsumers atomic.Int32
 	// MsgsOut and BytesOut count what was dispatched to the subscription's consumers.
 	MsgsOut, BytesOut atomic.Int64
+	rateOut           rateWindow // rates.go
 }
 
 func newSubscription(t *Topic, name string, c *managedledger.Cursor, durable bool, typ SubType) (*Subscription, error) {
@@ -256,6 +258,7 @@ func (s *Subscription) act() {
 				size += int64(len(e.Payload))
 			}
 			c.MsgsOut.Add(n)
+			c.BytesOut.Add(size)
 			s.MsgsOut.Add(n)
 			s.BytesOut.Add(size)
 			s.topic.MsgsOut.Add(n)

@@ -22,6 +22,7 @@ type Topic struct {
 	// every subscription, including ones since removed.
 	MsgsIn, BytesIn   atomic.Int64
 	MsgsOut, BytesOut atomic.Int64
+	rateIn, rateOut   rateWindow // rates.go
 
 	mu sync.Mutex
 	// Invariant: producers holds every live producer by name.
@@ -36,6 +37,7 @@ type Topic struct {
 	// polMu guards pol, the namespace policies the topic enforces (policy.go).
 	polMu sync.Mutex
 	pol   *policySnapshot
+	tpol  topicPolicySnapshot // the topic's overrides (topicpolicy.go)
 
 	// pubMu guards the queue that keeps publish callbacks in Publish order (duplicates
 	// are answered without a write, but still in their turn).
@@ -82,6 +84,9 @@ type Producer struct {
 	// ready is closed when a WaitForExclusive producer gets the topic.
 	ready     chan struct{}
 	closeOnce sync.Once
+	// MsgsIn and BytesIn count what the producer published (persisted).
+	MsgsIn, BytesIn atomic.Int64
+	rateIn          rateWindow
 }
 
 // Name is the producer's (possibly generated) name.
@@ -93,7 +98,7 @@ func (p *Producer) Ready() <-chan struct{} { return p.ready }
 
 // AddProducer registers a producer, enforcing access modes and unique names.
 func (t *Topic) AddProducer(ctx context.Context, spec ProducerSpec) (*Producer, error) {
-	pol, err := t.svc.Namespaces.Policies(ctx, t.name.NamespaceName())
+	pol, err := t.effectivePolicies(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +197,8 @@ func (t *Topic) Producers() []*Producer {
 // PublishMessage is one SEND: the producer's stored bytes plus what deduplication needs.
 type PublishMessage struct {
 	Producer string
+	// From, if set, is the producer whose counters the message adds to.
+	From *Producer
 	// SequenceID is the (first) message's sequence id; HighestSequenceID the batch's
 	// last (0 or equal for a single message).
 	SequenceID, HighestSequenceID int64
@@ -226,6 +233,10 @@ func (t *Topic) Publish(m PublishMessage, cb func(managedledger.Position, error)
 		if err == nil {
 			t.MsgsIn.Add(int64(m.NumMessages))
 			t.BytesIn.Add(int64(len(m.Entry)))
+			if m.From != nil {
+				m.From.MsgsIn.Add(int64(m.NumMessages))
+				m.From.BytesIn.Add(int64(len(m.Entry)))
+			}
 			if d != nil {
 				d.persistedUpTo(m.Producer, highest, pos)
 			}

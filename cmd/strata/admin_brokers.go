@@ -40,6 +40,7 @@ func brokersCommand(env *adminEnv) *cobra.Command {
 // bookieInfo is one entry of Pulsar's GET /admin/v2/bookies/all.
 type bookieInfo struct {
 	BookieID string `json:"bookieId"`
+	ReadOnly bool   `json:"readOnly"` // Strata's addition
 }
 
 func bookiesCommand(env *adminEnv) *cobra.Command {

@@ -3,6 +3,9 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +58,29 @@ func TestSmokeProduceConsume(t *testing.T) {
 		if err := cons.Ack(m); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestPprofFlag: --pprof serves Go's profiling endpoints on a listener of its own, and
+// nothing of them is on the client-facing HTTP port.
+func TestPprofFlag(t *testing.T) {
+	addr := harness.FreePort(t)
+	s := harness.StartStandalone(t, t.TempDir(), "--pprof", addr)
+	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
+		t.Fatalf("pprof goroutine profile: %d %.200s", resp.StatusCode, body)
+	}
+	resp, err = http.Get(s.HTTPURL + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Fatal("profiling endpoints are exposed on the client-facing HTTP port")
 	}
 }

@@ -24,6 +24,7 @@ func bookieCommand() *cobra.Command {
 		endpoints string
 		etcdRoot  string
 		logLevel  string
+		pprofAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "bookie",
@@ -39,6 +40,9 @@ Once serving it prints one line to stderr:  bookie <id> listening on <addr>`,
 				return fmt.Errorf("--log-level: %w", err)
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			if err := startPprof(pprofAddr, cfg.Logger); err != nil {
+				return err
+			}
 			cfg.Etcd = metadata.Config{Endpoints: splitEndpoints(endpoints), Root: etcdRoot}
 			cfg.Metrics = newRegistry()
 
@@ -54,6 +58,7 @@ Once serving it prints one line to stderr:  bookie <id> listening on <addr>`,
 			return b.Close()
 		},
 	}
+	addPprofFlag(cmd, &pprofAddr)
 	f := cmd.Flags()
 	f.StringVar(&endpoints, "etcd", "http://127.0.0.1:2379", "etcd endpoints, comma-separated")
 	f.StringVar(&etcdRoot, "etcd-root", metadata.DefaultRoot, "prefix of all of Strata's keys in etcd")

@@ -32,7 +32,7 @@ func newLogger(level string) (*slog.Logger, error) {
 // one process. The bookie is reached over gRPC on loopback, exactly as in a cluster.
 func standaloneCommand() *cobra.Command {
 	var (
-		dataDir, listen, httpAddr, etcdListen, advertised, logLevel string
+		dataDir, listen, httpAddr, etcdListen, advertised, logLevel, pprofAddr string
 		// pol: the policy-check intervals and ledger rollover (tests make them short).
 		pol broker.Config
 	)
@@ -48,6 +48,9 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 			start := time.Now()
 			log, err := newLogger(logLevel)
 			if err != nil {
+				return err
+			}
+			if err := startPprof(pprofAddr, log); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -109,6 +112,7 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 			return nil
 		},
 	}
+	addPprofFlag(cmd, &pprofAddr)
 	f := cmd.Flags()
 	f.StringVar(&dataDir, "data-dir", "data", "directory for all data (etcd, bookie)")
 	f.StringVar(&listen, "listen", "127.0.0.1:6650", "Pulsar protocol listen address")
@@ -133,8 +137,8 @@ func policyFlags(f *pflag.FlagSet, cfg *broker.Config) {
 // brokerCommand is `strata broker`: a broker against an external etcd and bookies.
 func brokerCommand() *cobra.Command {
 	var (
-		endpoints, etcdRoot, logLevel string
-		cfg                           broker.Config
+		endpoints, etcdRoot, logLevel, pprofAddr string
+		cfg                                      broker.Config
 	)
 	cmd := &cobra.Command{
 		Use:   "broker",
@@ -144,6 +148,9 @@ func brokerCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel)
 			if err != nil {
+				return err
+			}
+			if err := startPprof(pprofAddr, log); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -166,6 +173,7 @@ func brokerCommand() *cobra.Command {
 			return nil
 		},
 	}
+	addPprofFlag(cmd, &pprofAddr)
 	f := cmd.Flags()
 	f.StringVar(&endpoints, "etcd", "http://127.0.0.1:2379", "etcd endpoints, comma-separated")
 	f.StringVar(&etcdRoot, "etcd-root", metadata.DefaultRoot, "prefix of all of Strata's keys in etcd")

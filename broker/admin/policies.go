@@ -82,32 +82,12 @@ var policies = []policy{
 	{
 		path: "backlogQuota",
 		parse: func(r *http.Request) (func(*service.Policies), error) {
-			typ, err := backlogQuotaType(r)
-			if err != nil {
-				return nil, err
-			}
-			var q service.BacklogQuota
-			if err := decodeBody(r, &q, false); err != nil {
-				return nil, err
-			}
-			if err := validateBacklogQuota(typ, q); err != nil {
-				return nil, err
-			}
-			return func(p *service.Policies) {
-				if p.BacklogQuotas == nil {
-					p.BacklogQuotas = map[string]service.BacklogQuota{}
-				}
-				p.BacklogQuotas[typ] = q
-			}, nil
+			set, err := parseBacklogQuota(r)
+			return func(p *service.Policies) { set(&p.BacklogQuotas) }, err
 		},
 		remove: func(r *http.Request) (func(*service.Policies), error) {
-			typ, err := backlogQuotaType(r)
-			return func(p *service.Policies) {
-				delete(p.BacklogQuotas, typ)
-				if len(p.BacklogQuotas) == 0 {
-					p.BacklogQuotas = nil
-				}
-			}, err
+			del, err := removeBacklogQuota(r)
+			return func(p *service.Policies) { del(&p.BacklogQuotas) }, err
 		},
 	},
 	{
@@ -297,4 +277,40 @@ func validatePolicies(p *service.Policies) error {
 		}
 	}
 	return nil
+}
+
+// parseBacklogQuota reads a backlog-quota POST (type from the query, quota from the
+// body) and returns the change to apply to a quota map, namespace's or topic's alike.
+func parseBacklogQuota(r *http.Request) (func(*map[string]service.BacklogQuota), error) {
+	typ, err := backlogQuotaType(r)
+	if err != nil {
+		return nil, err
+	}
+	var q service.BacklogQuota
+	if err := decodeBody(r, &q, false); err != nil {
+		return nil, err
+	}
+	if err := validateBacklogQuota(typ, q); err != nil {
+		return nil, err
+	}
+	return func(m *map[string]service.BacklogQuota) {
+		if *m == nil {
+			*m = map[string]service.BacklogQuota{}
+		}
+		(*m)[typ] = q
+	}, nil
+}
+
+// removeBacklogQuota returns the change a backlog-quota DELETE applies to a quota map.
+func removeBacklogQuota(r *http.Request) (func(*map[string]service.BacklogQuota), error) {
+	typ, err := backlogQuotaType(r)
+	if err != nil {
+		return nil, err
+	}
+	return func(m *map[string]service.BacklogQuota) {
+		delete(*m, typ)
+		if len(*m) == 0 {
+			*m = nil
+		}
+	}, nil
 }

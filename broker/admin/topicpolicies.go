@@ -98,32 +98,12 @@ var topicPolicies = []topicPolicy{
 	{
 		path: "backlogQuota",
 		parse: func(r *http.Request) (func(*service.TopicPolicies), error) {
-			typ, err := backlogQuotaType(r)
-			if err != nil {
-				return nil, err
-			}
-			var q service.BacklogQuota
-			if err := decodeBody(r, &q, false); err != nil {
-				return nil, err
-			}
-			if err := validateBacklogQuota(typ, q); err != nil {
-				return nil, err
-			}
-			return func(tp *service.TopicPolicies) {
-				if tp.BacklogQuotas == nil {
-					tp.BacklogQuotas = map[string]service.BacklogQuota{}
-				}
-				tp.BacklogQuotas[typ] = q
-			}, nil
+			set, err := parseBacklogQuota(r)
+			return func(tp *service.TopicPolicies) { set(&tp.BacklogQuotas) }, err
 		},
 		remove: func(r *http.Request) (func(*service.TopicPolicies), error) {
-			typ, err := backlogQuotaType(r)
-			return func(tp *service.TopicPolicies) {
-				delete(tp.BacklogQuotas, typ)
-				if len(tp.BacklogQuotas) == 0 {
-					tp.BacklogQuotas = nil
-				}
-			}, err
+			del, err := removeBacklogQuota(r)
+			return func(tp *service.TopicPolicies) { del(&tp.BacklogQuotas) }, err
 		},
 	},
 	{

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,22 +15,16 @@ import (
 // listTopics lists a namespace's non-partitioned topics and partitions
 // (GET /admin/v2/persistent/{tenant}/{namespace}).
 func (a *API) listTopics(w http.ResponseWriter, r *http.Request) {
-	ns, err := namespaceOf(r)
-	if !handle(w, err) {
-		return
-	}
-	if _, err := a.svc.Namespaces.Policies(r.Context(), ns); !handle(w, err) {
-		return
-	}
-	ts, err := a.svc.Namespaces.TopicsOf(r.Context(), ns)
-	if !handle(w, err) {
-		return
-	}
-	sort.Strings(ts)
-	writeJSON(w, nonNil(ts))
+	a.listOfNamespace(w, r, a.svc.Namespaces.TopicsOf)
 }
 
+// listPartitionedTopics lists a namespace's partitioned topics.
 func (a *API) listPartitionedTopics(w http.ResponseWriter, r *http.Request) {
+	a.listOfNamespace(w, r, a.svc.Namespaces.PartitionedTopics)
+}
+
+// listOfNamespace answers with list(namespace), sorted; 404 for an unknown namespace.
+func (a *API) listOfNamespace(w http.ResponseWriter, r *http.Request, list func(context.Context, string) ([]string, error)) {
 	ns, err := namespaceOf(r)
 	if !handle(w, err) {
 		return
@@ -37,7 +32,7 @@ func (a *API) listPartitionedTopics(w http.ResponseWriter, r *http.Request) {
 	if _, err := a.svc.Namespaces.Policies(r.Context(), ns); !handle(w, err) {
 		return
 	}
-	ts, err := a.svc.Namespaces.PartitionedTopics(r.Context(), ns)
+	ts, err := list(r.Context(), ns)
 	if !handle(w, err) {
 		return
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ import (
 	"github.com/strata-io/strata/broker/admin"
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/metrics"
+	"github.com/strata-io/strata/broker/ownership"
 	"github.com/strata-io/strata/broker/server"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/metadata"
@@ -36,8 +38,18 @@ type Config struct {
 	HTTPAddr string
 	// AdvertisedHost is the host clients are told to connect to; default the listen host.
 	AdvertisedHost string
-	Cluster        string
-	BrokerID       string
+	// AdvertisedAddress (host:port), when set, is the whole Pulsar address clients are
+	// told to connect to; it overrides AdvertisedHost.
+	AdvertisedAddress string
+	Cluster           string
+	// BrokerID names the broker in etcd (its ownership keys and record); default the
+	// advertised host:port. Two live brokers must never share one.
+	BrokerID string
+	// LeaseTTL is the TTL of the broker's etcd session, which backs its bundle
+	// ownership (default 10 s): a dead broker's topics move after about this long.
+	LeaseTTL time.Duration
+	// DefaultBundles is the number of bundles of a namespace never split (default 4).
+	DefaultBundles int
 	ManagedLedger  managedledger.Config
 	// Intervals of the namespace-policy checks; zero takes Pulsar's defaults (see
 	// service.Config).
@@ -74,6 +86,7 @@ func (c *Config) Validate() error {
 type Broker struct {
 	cfg      Config
 	lc       *ledger.Client
+	own      *ownership.Manager
 	svc      *service.Service
 	srv      *server.Server
 	http     *http.Server
@@ -81,8 +94,9 @@ type Broker struct {
 	httpLn   net.Listener
 	serveErr chan error
 	metrics  *metrics.Collector // nil without Config.Metrics
-	// pulsarURL is the advertised pulsar:// URL; advertisedHost the host in it.
-	pulsarURL, advertisedHost string
+	// pulsarURL is the advertised pulsar:// URL; advertisedHost the host in it;
+	// httpURL the advertised http:// URL ("" without HTTP).
+	pulsarURL, advertisedHost, httpURL string
 }
 
 // Start starts a broker and returns once it accepts connections.
@@ -96,6 +110,53 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Listen first: the advertised URLs go into the broker's etcd record.
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		lc.Close()
+		return nil, fmt.Errorf("broker: listen %s: %w", cfg.ListenAddr, err)
+	}
+	var hl net.Listener
+	if cfg.HTTPAddr != "" {
+		if hl, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			ln.Close()
+			lc.Close()
+			return nil, fmt.Errorf("broker: listen %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if cfg.AdvertisedHost != "" {
+		host = cfg.AdvertisedHost
+	}
+	if cfg.AdvertisedAddress != "" {
+		if host, port, err = net.SplitHostPort(cfg.AdvertisedAddress); err != nil {
+			ln.Close()
+			lc.Close()
+			return nil, fmt.Errorf("broker: advertised address: %w", err)
+		}
+	}
+	b := &Broker{cfg: cfg, lc: lc, ln: ln, httpLn: hl, serveErr: make(chan error, 2),
+		pulsarURL: "pulsar://" + net.JoinHostPort(host, port), advertisedHost: host}
+	if hl != nil {
+		_, hport, _ := net.SplitHostPort(hl.Addr().String())
+		b.httpURL = "http://" + net.JoinHostPort(host, hport)
+	}
+	if cfg.BrokerID == "" {
+		cfg.BrokerID = net.JoinHostPort(host, port)
+		b.cfg.BrokerID = cfg.BrokerID
+	}
+	fail := func(err error) (*Broker, error) {
+		if hl != nil {
+			hl.Close()
+		}
+		ln.Close()
+		if b.own != nil {
+			b.own.Close(context.Background())
+		}
+		lc.Close()
+		return nil, err
+	}
+
 	mlCfg := cfg.ManagedLedger
 	mlCfg.Logger = log.With("component", "managedledger")
 	mlf := managedledger.NewFactory(cfg.Store, lc, mlCfg)
@@ -108,36 +169,30 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		mc = metrics.New(metrics.Config{Cluster: cfg.Cluster, Source: src})
 		svcCfg.ObservePublish = func(t *service.Topic, d time.Duration, err error) { mc.ObservePublish(t, d, err) }
 	}
+	var loaded atomic.Pointer[service.Service] // set once the service exists
+	own, err := ownership.Start(ctx, ownership.Config{Store: cfg.Store, BrokerID: cfg.BrokerID,
+		PulsarURL: b.pulsarURL, HTTPURL: b.httpURL, LeaseTTL: cfg.LeaseTTL, DefaultBundles: cfg.DefaultBundles,
+		Load: func() ownership.Load { return loadOf(loaded.Load()) }, Logger: log})
+	if err != nil {
+		return fail(fmt.Errorf("broker: ownership session: %w", err))
+	}
+	b.own = own
+	svcCfg.Ownership = own
 	svc := service.New(cfg.Store, mlf, svcCfg)
+	loaded.Store(svc)
+	own.OnRelease(svc.UnloadBundle)
+	b.svc = svc
 	src.Service = svc
 	if err := svc.Namespaces.Bootstrap(ctx, cfg.Cluster); err != nil {
-		lc.Close()
-		return nil, fmt.Errorf("broker: bootstrap public/default: %w", err)
+		return fail(fmt.Errorf("broker: bootstrap public/default: %w", err))
 	}
-	ln, err := net.Listen("tcp", cfg.ListenAddr)
-	if err != nil {
-		lc.Close()
-		return nil, fmt.Errorf("broker: listen %s: %w", cfg.ListenAddr, err)
-	}
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	if cfg.AdvertisedHost != "" {
-		host = cfg.AdvertisedHost
-	}
-	b := &Broker{cfg: cfg, lc: lc, svc: svc, ln: ln, serveErr: make(chan error, 2),
-		pulsarURL: "pulsar://" + net.JoinHostPort(host, port), advertisedHost: host}
 	b.srv = server.New(svc, server.Config{
 		AdvertisedURL:  b.pulsarURL,
 		MaxMessageSize: cfg.MaxMessageSize,
 		Logger:         log.With("component", "server"),
 	})
 	go func() { b.serveErr <- b.srv.Serve(ln) }()
-	if cfg.HTTPAddr != "" {
-		hl, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			b.Close(context.Background())
-			return nil, fmt.Errorf("broker: listen %s: %w", cfg.HTTPAddr, err)
-		}
-		b.httpLn = hl
+	if hl != nil {
 		b.http = &http.Server{Handler: b.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() { b.serveErr <- b.http.Serve(hl) }()
 	}
@@ -172,12 +227,7 @@ func (b *Broker) httpHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "ok")
 	})
-	httpURL := ""
-	if b.httpLn != nil {
-		_, port, _ := net.SplitHostPort(b.httpLn.Addr().String())
-		httpURL = "http://" + net.JoinHostPort(b.advertisedHost, port)
-	}
-	admin.Register(mux, admin.Config{Service: b.svc, Cluster: b.cfg.Cluster, BrokerURL: b.pulsarURL, HTTPURL: httpURL,
+	admin.Register(mux, admin.Config{Service: b.svc, Cluster: b.cfg.Cluster, BrokerURL: b.pulsarURL, HTTPURL: b.httpURL,
 		Bookies: registry.New(b.cfg.Store).Available})
 	if g, ok := b.cfg.Metrics.(prometheus.Gatherer); ok {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
@@ -187,7 +237,11 @@ func (b *Broker) httpHandler() http.Handler {
 
 // Close stops serving, closes every topic (persisting cursors and closing ledgers) and
 // releases the ledger client.
+//
+// Its bundles are released first, one by one, each after its topics are unloaded, so
+// that clients move to other brokers with nothing but a reconnect.
 func (b *Broker) Close(ctx context.Context) {
+	b.own.Close(ctx)
 	if b.http != nil {
 		b.http.Shutdown(ctx)
 	}
@@ -197,4 +251,12 @@ func (b *Broker) Close(ctx context.Context) {
 	if b.metrics != nil {
 		b.cfg.Metrics.Unregister(b.metrics)
 	}
+}
+
+// loadOf is the load reported in the broker's record (nothing before the service exists).
+func loadOf(svc *service.Service) ownership.Load {
+	if svc == nil {
+		return ownership.Load{}
+	}
+	return svc.Load()
 }

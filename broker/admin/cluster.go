@@ -46,9 +46,12 @@ func (a *API) brokerAddress() string {
 	return strings.TrimSuffix(s, "/")
 }
 
-// listBrokers serves GET /admin/v2/brokers: the active brokers (this one).
+// listBrokers serves GET /admin/v2/brokers: the live brokers.
 func (a *API) listBrokers(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, []string{a.brokerAddress()})
+	out, err := a.activeBrokers(r)
+	if handle(w, err) {
+		writeJSON(w, out)
+	}
 }
 
 // listClusterBrokers serves GET /admin/v2/brokers/{cluster}.
@@ -57,7 +60,10 @@ func (a *API) listClusterBrokers(w http.ResponseWriter, r *http.Request) {
 		writeReason(w, http.StatusNotFound, fmt.Sprintf("Cluster %q does not exist", c))
 		return
 	}
-	writeJSON(w, []string{a.brokerAddress()})
+	out, err := a.activeBrokers(r)
+	if handle(w, err) {
+		writeJSON(w, out)
+	}
 }
 
 // lastMessageID serves GET .../{topic}/lastMessageId: the id of the topic's last

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/strata-io/strata/broker/managedledger"
+	"github.com/strata-io/strata/broker/ownership"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/metadata"
@@ -45,11 +46,18 @@ var statusTable = []struct {
 	{service.ErrTopicClosed, http.StatusServiceUnavailable},
 	{service.ErrServiceClosed, http.StatusServiceUnavailable},
 	{managedledger.ErrFenced, http.StatusServiceUnavailable},
+	{service.ErrOwnershipLost, http.StatusServiceUnavailable},
+	{ownership.ErrNoSession, http.StatusServiceUnavailable},
+	{ownership.ErrClosed, http.StatusServiceUnavailable},
+	{ownership.ErrBadBundle, http.StatusNotFound},
 	{context.DeadlineExceeded, http.StatusGatewayTimeout},
 }
 
 // statusOf is the HTTP status for err: the table's, else 500.
 func statusOf(err error) int {
+	if errors.As(err, new(*ownership.NotOwnerError)) {
+		return http.StatusServiceUnavailable // raced with a move: the client retries
+	}
 	for _, e := range statusTable {
 		if errors.Is(err, e.err) {
 			return e.status

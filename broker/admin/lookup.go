@@ -13,13 +13,29 @@ import (
 // Partition counts come from GET …/partitions (topics.go). Producing and consuming
 // still happen over the binary protocol, at the brokerUrl returned here.
 
-// lookupTopic answers with this broker: a single broker serves every topic.
+// lookupTopic answers with the broker serving the topic: this one, the owner of its
+// bundle, or — for a bundle nobody owns — a 307 to the broker chosen to own it, asked
+// authoritatively so that it claims the bundle.
 func (a *API) lookupTopic(w http.ResponseWriter, r *http.Request) {
-	if _, err := topic.Parse(r.PathValue("domain") + "://" + r.PathValue("tenant") + "/" +
-		r.PathValue("namespace") + "/" + r.PathValue("topic")); !handle(w, err) {
+	name, err := topic.Parse(r.PathValue("domain") + "://" + r.PathValue("tenant") + "/" +
+		r.PathValue("namespace") + "/" + r.PathValue("topic"))
+	if !handle(w, err) {
 		return
 	}
-	writeJSON(w, map[string]string{"brokerUrl": a.cfg.BrokerURL, "httpUrl": a.cfg.HTTPURL})
+	own := a.svc.Ownership()
+	if own == nil {
+		writeJSON(w, map[string]string{"brokerUrl": a.cfg.BrokerURL, "httpUrl": a.cfg.HTTPURL})
+		return
+	}
+	res, err := own.Lookup(r.Context(), name, r.URL.Query().Get("authoritative") == "true")
+	if !handle(w, err) {
+		return
+	}
+	if res.Redirect {
+		redirectTo(w, r, res.Target.HTTPURL, true)
+		return
+	}
+	writeJSON(w, map[string]string{"brokerUrl": res.Target.PulsarURL, "httpUrl": res.Target.HTTPURL})
 }
 
 // schemaTypeNames are Pulsar's SchemaType names, by Schema.Type number, as its REST

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/strata-io/strata/broker/managedledger"
+	"github.com/strata-io/strata/broker/ownership"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/metadata"
@@ -35,7 +36,9 @@ func serverError(err error) pulsar.ServerError {
 		return pulsar.ServerError_NotAllowedError
 	case errors.Is(err, service.ErrTopicClosed), errors.Is(err, service.ErrServiceClosed),
 		errors.Is(err, managedledger.ErrFenced), errors.Is(err, managedledger.ErrClosed),
-		errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, service.ErrOwnershipLost),
+		errors.As(err, new(*ownership.NotOwnerError)), errors.Is(err, ownership.ErrNoSession),
+		errors.Is(err, ownership.ErrClosed):
 		return pulsar.ServerError_ServiceNotReady
 	case errors.Is(err, metadata.ErrRevisionMismatch):
 		return pulsar.ServerError_MetadataError

@@ -8,15 +8,33 @@ import (
 	"github.com/strata-io/strata/proto/pulsar"
 )
 
-// handleLookup answers with this broker's URL: a single broker serves every topic.
-// (Cluster mode will redirect to the bundle owner.)
+// handleLookup answers with the broker that serves the topic: this one, the owner of
+// its bundle, or — when nobody owns the bundle — the broker chosen to own it, as a
+// redirect with authoritative set (that broker then claims it). Without ownership
+// (unit tests) every topic is served here.
 func (c *conn) handleLookup(cmd *pulsar.CommandLookupTopic) {
 	reqID := cmd.GetRequestId()
-	if _, err := topic.Parse(cmd.GetTopic()); err != nil {
+	name, err := topic.Parse(cmd.GetTopic())
+	if err != nil {
 		c.send(wire.NewLookupFailed(reqID, pulsar.ServerError_InvalidTopicName, err.Error()))
 		return
 	}
-	c.send(wire.NewLookupConnect(reqID, c.srv.cfg.AdvertisedURL, "", true))
+	own := c.srv.svc.Ownership()
+	if own == nil {
+		c.send(wire.NewLookupConnect(reqID, c.srv.cfg.AdvertisedURL, "", true))
+		return
+	}
+	c.async(func(ctx context.Context) {
+		res, err := own.Lookup(ctx, name, cmd.GetAuthoritative())
+		switch {
+		case err != nil:
+			c.send(wire.NewLookupFailed(reqID, serverError(err), err.Error()))
+		case res.Redirect:
+			c.send(wire.NewLookupRedirect(reqID, res.Target.PulsarURL, "", true))
+		default:
+			c.send(wire.NewLookupConnect(reqID, res.Target.PulsarURL, "", true))
+		}
+	})
 }
 
 func (c *conn) handlePartitionedMetadata(cmd *pulsar.CommandPartitionedTopicMetadata) {

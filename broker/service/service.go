@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/strata-io/strata/broker/managedledger"
+	"github.com/strata-io/strata/broker/ownership"
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/metadata"
 )
@@ -35,6 +36,10 @@ type Config struct {
 	RetentionCheckInterval     time.Duration
 	MessageExpiryCheckInterval time.Duration
 	BacklogQuotaCheckInterval  time.Duration
+	// Ownership, if set, decides which topics this broker may serve: a topic opens only
+	// under a claim on its bundle, and its writes are acknowledged only while the claim
+	// is valid. Nil serves every topic (unit tests).
+	Ownership *ownership.Manager
 }
 
 func (c *Config) applyDefaults() {
@@ -107,6 +112,9 @@ var (
 	ErrTopicNotFound = errors.New("service: topic not found")
 	// ErrServiceClosed: the broker is shutting down.
 	ErrServiceClosed = errors.New("service: shutting down")
+	// ErrOwnershipLost: the broker's claim on the topic's bundle ended (released, or
+	// its lease's deadline passed); the client must look the topic up again.
+	ErrOwnershipLost = errors.New("service: this broker no longer owns the topic")
 )
 
 // Topic returns the open topic called name, opening (and with create, creating) it.
@@ -133,10 +141,13 @@ func (s *Service) load(ctx context.Context, name topic.Name, create, explicit bo
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		if slot.err == nil {
-			return slot.t, nil
+		if slot.err != nil {
+			return nil, slot.err
 		}
-		return nil, slot.err
+		if c := slot.t.claim; c != nil && !c.Valid() {
+			return nil, fmt.Errorf("%w: %s", ErrOwnershipLost, name)
+		}
+		return slot.t, nil
 	}
 	slot := &topicSlot{ready: make(chan struct{})}
 	s.topics[key] = slot
@@ -158,6 +169,14 @@ func (s *Service) load(ctx context.Context, name topic.Name, create, explicit bo
 }
 
 func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explicit bool) (*Topic, error) {
+	var claim *ownership.Claim
+	if s.cfg.Ownership != nil {
+		c, err := s.cfg.Ownership.Acquire(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		claim = c
+	}
 	pol, polRev, err := s.Namespaces.policiesWithRevision(ctx, name.NamespaceName())
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -199,6 +218,7 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explic
 		return nil, err
 	}
 	t := newTopic(s, name, ml)
+	t.claim = claim
 	t.pol = &policySnapshot{p: pol, rev: polRev}
 	t.tpol = topicPolicySnapshot{p: tp, rev: tpRev}
 	if s.dedupEnabled(eff) {
@@ -239,6 +259,25 @@ func (s *Service) LoadedTopics() []*Topic {
 	return out
 }
 
+// UnloadBundle closes every loaded topic opened under claim c (the bundle is being
+// released or was lost); their clients reconnect through lookup.
+func (s *Service) UnloadBundle(ctx context.Context, c *ownership.Claim) {
+	var wg sync.WaitGroup
+	for _, t := range s.LoadedTopics() {
+		if t.claim == c {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				t.Close(ctx)
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+// Ownership is the broker's ownership manager (nil when it serves every topic).
+func (s *Service) Ownership() *ownership.Manager { return s.cfg.Ownership }
+
 // forget drops a closed topic from the registry.
 func (s *Service) forget(t *Topic) {
 	s.mu.Lock()
@@ -269,4 +308,22 @@ func (s *Service) Close(ctx context.Context) {
 	for _, t := range s.LoadedTopics() {
 		t.Close(ctx)
 	}
+}
+
+// Load sums what the broker's loaded topics carry, for its ownership record.
+func (s *Service) Load() ownership.Load {
+	var l ownership.Load
+	now := time.Now()
+	for _, t := range s.LoadedTopics() {
+		l.Topics++
+		l.Producers += len(t.Producers())
+		l.Consumers += t.consumerCount()
+		r, b := t.rateIn.rates(now, t.MsgsIn.Load(), t.BytesIn.Load())
+		l.MsgRateIn += r
+		l.ThroughputIn += b
+		r, b = t.rateOut.rates(now, t.MsgsOut.Load(), t.BytesOut.Load())
+		l.MsgRateOut += r
+		l.ThroughputOut += b
+	}
+	return l
 }

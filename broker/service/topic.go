@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/strata-io/strata/broker/managedledger"
+	"github.com/strata-io/strata/broker/ownership"
 	"github.com/strata-io/strata/broker/topic"
 )
 
@@ -17,6 +18,8 @@ type Topic struct {
 	svc  *Service
 	name topic.Name
 	ml   *managedledger.ManagedLedger
+	// claim is this broker's ownership of the topic's bundle (nil without ownership).
+	claim *ownership.Claim
 
 	// Counters for stats and metrics. Out counts what was dispatched to consumers of
 	// every subscription, including ones since removed.
@@ -288,6 +291,13 @@ func (t *Topic) publishDone(s *pubSlot, pos managedledger.Position, err error) {
 		}
 		t.pubMu.Unlock()
 		for _, r := range ready {
+			if r.err == nil && t.claim != nil && !t.claim.Valid() {
+				// Past the lease's local deadline another broker may own the topic by now:
+				// acknowledge nothing more. The entry is durable, but the client resends it
+				// to the next owner (deduplication, when on, drops the copy).
+				r.err = fmt.Errorf("%w: %s", ErrOwnershipLost, t.name)
+				go t.Close(context.Background())
+			}
 			r.cb(r.pos, r.err)
 		}
 		t.pubMu.Lock()

@@ -65,6 +65,9 @@ func namespacesCommand(env *adminEnv) *cobra.Command {
 				return env.printJSON(p)
 			}),
 		setRetentionCommand(env),
+	)
+	cmd.AddCommand(bundleVerbs(env)...)
+	cmd.AddCommand(
 		env.verb("get-retention", "Show a namespace's retention", "  strata admin namespaces get-retention public/default", ns,
 			func(ctx context.Context, env *adminEnv, args []string) error {
 				p, err := env.client.Namespaces().GetRetentionWithContext(ctx, args[0])

@@ -1,12 +1,17 @@
 package admin
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/strata-io/strata/broker/ownership"
+	"github.com/strata-io/strata/broker/topic"
 )
 
 // Cluster mode: which broker answers for a topic, namespace bundles, broker load.
@@ -304,9 +309,70 @@ func (a *API) activeBrokers(r *http.Request) ([]string, error) {
 	return out, nil
 }
 
-// forward makes the same kind of admin call on another broker (fan-out of namespace
-// operations); a non-2xx answer is an error carrying the remote reason.
-func (a *API) forward(r *http.Request, method, base, path string) error {
+// partitionStats returns one partition's stats, from its owner: this broker, or
+// another one asked over HTTP.
+func (a *API) partitionStats(r *http.Request, part topic.Name) (topicStats, error) {
+	if own := a.svc.Ownership(); own != nil {
+		res, err := own.Lookup(r.Context(), part, false)
+		if err != nil {
+			return topicStats{}, err
+		}
+		if !res.Self {
+			var st topicStats
+			path := "/admin/v2/persistent/" + part.Tenant + "/" + part.Namespace + "/" + url.PathEscape(part.Local) + "/stats"
+			if res.Redirect {
+				path += "?authoritative=true"
+			}
+			err := a.remote(r, http.MethodGet, res.Target.HTTPURL, path, &st)
+			return st, err
+		}
+	}
+	t, err := a.svc.Topic(r.Context(), part, false)
+	if err != nil {
+		return topicStats{}, err
+	}
+	return renderStats(t.Stats()), nil
+}
+
+// deleteRemotePartitions deletes, on their owners, the partitions of base that another
+// broker serves; the caller deletes the rest.
+func (a *API) deleteRemotePartitions(r *http.Request, base topic.Name, force bool) error {
+	own := a.svc.Ownership()
+	if own == nil {
+		return nil
+	}
+	n, err := a.svc.Namespaces.PartitionedMetadata(r.Context(), base)
+	if err != nil || n == 0 {
+		return nil // the service reports it
+	}
+	for i := 0; i < n; i++ {
+		part := base.Partition(i)
+		b, err := own.BundleOf(r.Context(), part)
+		if err != nil {
+			return err
+		}
+		o, found, err := own.OwnerOf(r.Context(), b)
+		if err != nil {
+			return err
+		}
+		if !found || o.BrokerID == own.BrokerID() {
+			continue
+		}
+		path := "/admin/v2/persistent/" + part.Tenant + "/" + part.Namespace + "/" + url.PathEscape(part.Local) +
+			"?force=" + strconv.FormatBool(force)
+		if err := a.remote(r, http.MethodDelete, o.HTTPURL, path, nil); err != nil && !errors.Is(err, errRemoteNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// errRemoteNotFound: another broker answered 404.
+var errRemoteNotFound = errors.New("admin: not found on the owning broker")
+
+// remote makes an admin call on another broker and decodes its JSON answer into out
+// (when not nil). A non-2xx answer is an error carrying the remote reason.
+func (a *API) remote(r *http.Request, method, base, path string, out any) error {
 	req, err := http.NewRequestWithContext(r.Context(), method, strings.TrimSuffix(base, "/")+path, nil)
 	if err != nil {
 		return err
@@ -316,8 +382,24 @@ func (a *API) forward(r *http.Request, method, base, path string) error {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		return errors.New("broker " + base + " answered " + resp.Status + " to " + method + " " + path)
+	if resp.StatusCode == http.StatusNotFound {
+		return fmt.Errorf("%w: %s %s", errRemoteNotFound, method, path)
 	}
-	return nil
+	if resp.StatusCode/100 != 2 {
+		var body struct {
+			Reason string `json:"reason"`
+		}
+		json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(&body)
+		return fmt.Errorf("broker %s answered %s to %s %s: %s", base, resp.Status, method, path, body.Reason)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out)
+}
+
+// forward makes an admin call without a body on another broker (fan-out of namespace
+// operations).
+func (a *API) forward(r *http.Request, method, base, path string) error {
+	return a.remote(r, method, base, path, nil)
 }

@@ -197,6 +197,10 @@ func (a *API) deletePartitionedTopic(w http.ResponseWriter, r *http.Request) {
 	if !handle(w, err) {
 		return
 	}
+	// Partitions served by other brokers are deleted there first.
+	if err := a.deleteRemotePartitions(r, name, force); !handle(w, err) {
+		return
+	}
 	if handle(w, a.svc.DeletePartitionedTopic(r.Context(), name, force)) {
 		noContent(w)
 	}
@@ -252,11 +256,10 @@ func (a *API) partitionedStats(w http.ResponseWriter, r *http.Request) {
 		if !exists {
 			continue // never used yet
 		}
-		t, err := a.svc.Topic(r.Context(), part, false)
+		st, err := a.partitionStats(r, part)
 		if !handle(w, err) {
 			return
 		}
-		st := renderStats(t.Stats())
 		out.add(st)
 		if per {
 			out.Partitions[part.String()] = st

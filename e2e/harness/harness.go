@@ -1,6 +1,10 @@
 // Package harness runs Strata's real processes for end-to-end tests: the `strata` binary
 // as OS processes (bookies, brokers, standalone) next to a real embedded etcd, with the
-// faults the tests need — SIGKILL, SIGSTOP/SIGCONT, restart on the same data dir.
+// faults the tests need — SIGKILL, SIGSTOP/SIGCONT, restart on the same data dir, and
+// network faults (cut, blackhole, latency) through an in-process TCP proxy
+// (FaultProxy). StartCluster puts it together: etcd, bookies, and brokers that each
+// reach etcd through their own proxy. The subpackage queuecheck checks what a topic
+// delivered against what its producers were told.
 //
 // The binary is $STRATA_BIN when set (make test builds it), otherwise it is built once
 // per test binary into a temp dir.

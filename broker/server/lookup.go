@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/broker/wire"
@@ -25,6 +26,10 @@ func (c *conn) handleLookup(cmd *pulsar.CommandLookupTopic) {
 		return
 	}
 	c.async(func(ctx context.Context) {
+		// Bounded well below the client's operation timeout: a broker cut off from etcd
+		// fails the lookup, and the client asks another broker.
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
 		res, err := own.Lookup(ctx, name, cmd.GetAuthoritative())
 		switch {
 		case err != nil:

@@ -95,6 +95,8 @@ type topicSlot struct {
 	ready chan struct{}
 	t     *Topic
 	err   error
+	// closing: the topic is being closed; once ready, load again.
+	closing bool
 }
 
 // New returns a Service.
@@ -130,9 +132,22 @@ func (s *Service) load(ctx context.Context, name topic.Name, create, explicit bo
 	}
 	key := name.String()
 	s.mu.Lock()
-	if s.closed {
+	for {
+		if s.closed {
+			s.mu.Unlock()
+			return nil, ErrServiceClosed
+		}
+		slot, ok := s.topics[key]
+		if !ok || !slot.closing {
+			break
+		}
 		s.mu.Unlock()
-		return nil, ErrServiceClosed
+		select {
+		case <-slot.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
 	}
 	if slot, ok := s.topics[key]; ok {
 		s.mu.Unlock()
@@ -278,12 +293,29 @@ func (s *Service) UnloadBundle(ctx context.Context, c *ownership.Claim) {
 // Ownership is the broker's ownership manager (nil when it serves every topic).
 func (s *Service) Ownership() *ownership.Manager { return s.cfg.Ownership }
 
-// forget drops a closed topic from the registry.
-func (s *Service) forget(t *Topic) {
+// closing marks t as closing in the registry: until done is called, whoever loads
+// the topic waits, then opens it afresh — never racing the old managed ledger's close
+// with a new open (which would fence it mid-close and refuse the reconnecting client).
+func (s *Service) closing(t *Topic) (done func()) {
+	key := t.name.String()
+	hold := &topicSlot{ready: make(chan struct{}), closing: true}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if slot, ok := s.topics[t.name.String()]; ok && slot.t == t {
-		delete(s.topics, t.name.String())
+	if slot, ok := s.topics[key]; ok && slot.t == t {
+		s.topics[key] = hold
+	} else {
+		hold = nil // not registered (or a delete holds the slot)
+	}
+	s.mu.Unlock()
+	return func() {
+		if hold == nil {
+			return
+		}
+		s.mu.Lock()
+		if s.topics[key] == hold {
+			delete(s.topics, key)
+		}
+		s.mu.Unlock()
+		close(hold.ready)
 	}
 }
 

@@ -336,7 +336,8 @@ func (t *Topic) Close(ctx context.Context) {
 		subs = append(subs, s)
 	}
 	t.mu.Unlock()
-	t.svc.forget(t)
+	done := t.svc.closing(t)
+	defer done()
 	for _, p := range producers {
 		p.closeOnce.Do(func() {
 			if p.onClose != nil {

@@ -148,7 +148,7 @@ func (p *Producer) run(ctx context.Context) {
 		p.cfg.Sends.Attempt(id, payload)
 		p.inner.Add(1)
 		prod.SendAsync(p.sendCtx, &pulsar.ProducerMessage{Payload: payload},
-			func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
+			func(mid pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
 				defer p.inner.Done()
 				defer func() { <-p.slots }()
 				if err != nil {
@@ -160,7 +160,7 @@ func (p *Producer) run(ctx context.Context) {
 					}
 					return
 				}
-				p.cfg.Sends.Ack(id)
+				p.cfg.Sends.AckAt(id, mid.LedgerID(), mid.EntryID())
 			})
 	}
 }

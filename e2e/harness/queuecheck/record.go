@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
 // sendState is what a producer knows about one attempt.
@@ -30,6 +31,15 @@ type Sends struct {
 	nAcked, nFailed int
 	errs            map[string]int // failure messages and how often each came
 	changed         chan struct{}  // closed and replaced at every outcome
+	acks            []AckRecord    // every acknowledgement with a position, in arrival order
+}
+
+// AckRecord is one acknowledgement as the producer saw it: when it arrived and the
+// position the broker gave the message.
+type AckRecord struct {
+	ID            ID
+	At            time.Time
+	Ledger, Entry int64
 }
 
 // NewSends returns an empty record.
@@ -51,6 +61,22 @@ func (s *Sends) Attempt(id ID, payload []byte) {
 
 // Ack records that the send of id was acknowledged.
 func (s *Sends) Ack(id ID) { s.outcome(id, acked, nil) }
+
+// AckAt records that the send of id was acknowledged with the message id
+// (ledger, entry), now.
+func (s *Sends) AckAt(id ID, ledger, entry int64) {
+	s.mu.Lock()
+	s.acks = append(s.acks, AckRecord{ID: id, At: time.Now(), Ledger: ledger, Entry: entry})
+	s.mu.Unlock()
+	s.outcome(id, acked, nil)
+}
+
+// AckRecords returns the acknowledgements recorded with AckAt, in arrival order.
+func (s *Sends) AckRecords() []AckRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.acks)
+}
 
 // Fail records that the send of id returned err.
 func (s *Sends) Fail(id ID, err error) { s.outcome(id, failed, err) }

@@ -11,7 +11,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.2
 UNIT_FLAGS ?= -race -timeout 15m -p 2
 E2E_FLAGS  ?= -count=1 -timeout 15m
 
-.PHONY: build test unit e2e run proto bench fuzz clean
+.PHONY: build test unit e2e run proto bench bench-storage fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/strata
@@ -30,7 +30,15 @@ unit:
 e2e: build
 	STRATA_BIN=$(CURDIR)/$(BIN) $(GO) test $(E2E_FLAGS) -v ./e2e/...
 
+# The benchmark suite (5-6 minutes on 2 cores, 10 at most; BENCH_QUICK=1 for a 1.5-minute smoke
+# run): the machine's limits, NATS JetStream as the peer (built at pinned versions into
+# bench/.tools), Strata standalone and a 3-bookie cluster under strata perf. Prints a
+# table, writes bench/results/latest.json; see docs/benchmarks.md. Not part of make test.
 bench: build
+	$(GO) run ./bench/cmd/benchsuite -strata $(BIN) -go $(GO)
+
+# The storage layer's Go benchmarks (bookie store and ledger).
+bench-storage: build
 	STRATA_BIN=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench . -benchtime 3s ./bookie/...
 
 # Regenerates the committed protobuf code. Installs protoc from Debian's

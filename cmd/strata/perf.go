@@ -35,6 +35,7 @@ func perfCommand() *cobra.Command {
   strata perf produce   publish at a fixed rate or unthrottled; publish latency
   strata perf consume   receive and acknowledge; end-to-end latency; catch-up read rate
   strata perf e2e       a tailing consumer and a paced producer in one process
+  strata perf idle      many topics with a subscription each, held idle (memory per topic)
 
 Latencies are kept in a log-linear histogram (within 0.8%). Publish latency is per
 message, from the SendAsync call to its callback. End-to-end latency is receive time
@@ -52,7 +53,7 @@ The summary says which it used. MB is 10^6 bytes of payload.`,
 	f.StringVar(&pf.logLevel, "log-level", "warn", "Pulsar client log level: debug, info, warn, error")
 	f.StringVar(&pf.seriesPath, "series", "", "write a CSV latency time series (count, mean, max per slot of send time) to this file")
 	f.DurationVar(&pf.seriesRes, "series-resolution", 100*time.Millisecond, "slot width of --series")
-	cmd.AddCommand(perfProduceCommand(&pf), perfConsumeCommand(&pf), perfE2ECommand(&pf))
+	cmd.AddCommand(perfProduceCommand(&pf), perfConsumeCommand(&pf), perfE2ECommand(&pf), perfIdleCommand(&pf))
 	return cmd
 }
 
@@ -138,7 +139,13 @@ the end: messages acknowledged, msg/s, MB/s, publish latency p50/p95/p99/p99.9/m
 With --messages N (and no --duration) it sends N messages and stops: a way to build a
 backlog of a known size.
 "rate shortfall" in the summary counts paced sends dropped because SendAsync blocked (the
-pending queue was full) for longer than 10 ms of sends: the target rate was not offered.`,
+pending queue was full) for longer than 10 ms of sends: the target rate was not offered.
+
+With --topics N the load is spread over N topics, TOPIC-0 … TOPIC-(N-1), with --producers
+producers each, and --rate is the total over all of them; the producers' schedules are
+staggered over one interval so they do not send in lockstep. Many slow topics:
+
+  strata perf produce --topic many --topics 1000 --rate 10000 --batching=false`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("duration") && c.Messages > 0 {
@@ -151,6 +158,7 @@ pending queue was full) for longer than 10 ms of sends: the target rate was not 
 		},
 	}
 	addProduceFlags(cmd, &c, 0)
+	cmd.Flags().IntVar(&c.Topics, "topics", 1, "spread the load over this many topics, TOPIC-0 … TOPIC-(N-1) (1: TOPIC itself)")
 	return cmd
 }
 
@@ -239,5 +247,36 @@ their p99s. The subscription is removed at the end.`,
 	f.StringVar(&typ, "type", "exclusive", "subscription type: shared, exclusive, failover, key_shared")
 	f.IntVar(&c.ReceiverQueue, "receiver-queue", 1000, "client prefetch queue (flow permits)")
 	f.DurationVar(&c.Drain, "drain", 30*time.Second, "after the last receipt, how long the consumer may take to catch up")
+	return cmd
+}
+
+func perfIdleCommand(pf *perfFlags) *cobra.Command {
+	var c perf.IdleConfig
+	cmd := &cobra.Command{
+		Use:   "idle --topic PREFIX --topics N",
+		Short: "Create many topics with one subscription each and hold them idle",
+		Long: `Subscribe once to each of --topics topics named PREFIX-0 … PREFIX-(N-1), creating the
+topics and a durable subscription on each, --concurrency at a time, then hold every
+consumer connected and idle, sending nothing, for --hold or until SIGINT/SIGTERM; then
+close them and print the summary. Once all subscriptions exist it prints a line starting
+"holding ": measure the broker's memory (e.g. VmRSS in /proc/PID/status) after it.
+
+  strata perf idle --topic idle --topics 10000 --hold 30s`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return pf.run(cmd, func(ctx context.Context, common perf.Common) (any, error) {
+				c.Common = common
+				return perf.Idle(ctx, c)
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.Topic, "topic", "", "prefix of the topics' names (required)")
+	f.IntVar(&c.Topics, "topics", 1000, "number of topics")
+	f.StringVar(&c.Subscription, "subscription", "strata-perf-idle", "subscription name on every topic")
+	f.IntVar(&c.Concurrency, "concurrency", 32, "subscriptions being created at once")
+	f.DurationVar(&c.Hold, "hold", 0, "how long to hold the idle consumers once all exist (0: until interrupted)")
+	f.IntVar(&c.ReceiverQueue, "receiver-queue", 100, "each consumer's prefetch queue (flow permits)")
+	_ = cmd.MarkFlagRequired("topic")
 	return cmd
 }

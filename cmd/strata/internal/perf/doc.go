@@ -12,6 +12,13 @@
 //     With --initial earliest and a backlog it measures the catch-up read rate.
 //   - E2E runs a tailing consumer and a paced producer in one process and reports both
 //     latencies side by side.
+//   - Idle subscribes once to each of many topics (creating the topics and a durable
+//     subscription on each), then holds the consumers connected and idle, so that a
+//     broker's memory per idle topic can be measured from outside.
+//
+// Produce can spread its load over many topics (ProduceConfig.Topics), one or more
+// producers each, their pacers' schedules staggered over one interval so that a thousand
+// slow producers do not send in lockstep.
 //
 // Latencies go into a Histogram: log-linear buckets (128 per power of two, so any value
 // is reported within 0.8% of what was recorded), like HdrHistogram with two significant

@@ -2,6 +2,7 @@ package perf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -37,6 +38,9 @@ type E2ESummary struct {
 func E2E(ctx context.Context, cfg E2EConfig) (E2ESummary, error) {
 	if err := cfg.Validate(); err != nil {
 		return E2ESummary{}, err
+	}
+	if cfg.Topics > 1 {
+		return E2ESummary{}, errors.New("perf: e2e runs on one topic")
 	}
 	if cfg.Size < StampSize {
 		return E2ESummary{}, fmt.Errorf("perf: e2e needs --size >= %d for the send-time stamp", StampSize)

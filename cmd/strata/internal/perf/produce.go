@@ -27,8 +27,12 @@ type ProduceConfig struct {
 	Warmup   time.Duration
 	// Messages stops the run after that many sends, warm-up included; 0 means no limit.
 	Messages uint64
-	// Producers on the one topic, sharing one client connection; Rate is split evenly.
-	Producers        int
+	// Producers on each topic, all sharing one client connection; Rate is split evenly
+	// over every producer of every topic.
+	Producers int
+	// Topics spreads the load over that many topics, named Topic-0 … Topic-(Topics-1)
+	// (see TopicName); 0 or 1 uses Topic itself.
+	Topics           int
 	Batching         bool
 	BatchMaxDelay    time.Duration
 	BatchMaxMessages int
@@ -60,6 +64,9 @@ func (c *ProduceConfig) Validate() error {
 	if c.Producers <= 0 {
 		c.Producers = 1
 	}
+	if c.Topics <= 0 {
+		c.Topics = 1
+	}
 	if c.MaxPending <= 0 {
 		c.MaxPending = 1000
 	}
@@ -69,6 +76,19 @@ func (c *ProduceConfig) Validate() error {
 	return nil
 }
 
+// TopicName is the i-th topic of a run over c.Topics topics: Topic itself when there is
+// one, else Topic-i.
+func (c *ProduceConfig) TopicName(i int) string {
+	if c.Topics <= 1 {
+		return c.Topic
+	}
+	return fmt.Sprintf("%s-%d", c.Topic, i)
+}
+
+// openConcurrency bounds the producers being created at once on a many-topic run: each
+// costs the broker a lookup and, for a new topic, a managed ledger.
+const openConcurrency = 32
+
 // ProduceSummary is the result of a produce run, excluding warm-up.
 type ProduceSummary struct {
 	Mode string   `json:"mode"`
@@ -76,7 +96,8 @@ type ProduceSummary struct {
 	// TargetRate is the configured rate (0: unthrottled).
 	TargetRate float64 `json:"target_rate"`
 	Size       int     `json:"size"`
-	Producers  int     `json:"producers"`
+	Topics     int     `json:"topics"`
+	Producers  int     `json:"producers"` // per topic
 	Batching   bool    `json:"batching"`
 	// Sent counts SendAsync calls after warm-up; Acked the receipts for them, over the time
 	// from the end of warm-up to the last such receipt.
@@ -137,27 +158,44 @@ func newProducerLoad(cfg *ProduceConfig) *producerLoad {
 
 func (l *producerLoad) open(client pulsar.Client) error {
 	c := l.cfg
-	for i := range c.Producers {
-		p, err := client.CreateProducer(pulsar.ProducerOptions{
-			Topic:                   c.Topic,
-			DisableBatching:         !c.Batching,
-			BatchingMaxPublishDelay: c.BatchMaxDelay,
-			BatchingMaxMessages:     uint(c.BatchMaxMessages),
-			BatchingMaxSize:         uint(c.BatchMaxBytes),
-			MaxPendingMessages:      c.MaxPending,
+	n := c.Topics * c.Producers
+	l.producers = make([]pulsar.Producer, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, openConcurrency)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			topic := c.TopicName(i / c.Producers)
+			p, err := client.CreateProducer(pulsar.ProducerOptions{
+				Topic:                   topic,
+				DisableBatching:         !c.Batching,
+				BatchingMaxPublishDelay: c.BatchMaxDelay,
+				BatchingMaxMessages:     uint(c.BatchMaxMessages),
+				BatchingMaxSize:         uint(c.BatchMaxBytes),
+				MaxPendingMessages:      c.MaxPending,
+			})
+			if err != nil {
+				errs[i] = fmt.Errorf("perf: producer %d on %s: %w", i%c.Producers, topic, err)
+				return
+			}
+			l.producers[i] = p
 		})
-		if err != nil {
-			l.close()
-			return fmt.Errorf("perf: producer %d on %s: %w", i, c.Topic, err)
-		}
-		l.producers = append(l.producers, p)
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		l.close()
+		return err
 	}
 	return nil
 }
 
 func (l *producerLoad) close() {
 	for _, p := range l.producers {
-		p.Close()
+		if p != nil {
+			p.Close()
+		}
 	}
 }
 
@@ -165,14 +203,22 @@ func (l *producerLoad) close() {
 // AckWait for the outstanding receipts. It returns when that is done.
 func (l *producerLoad) run(ctx context.Context, warmupEnd, stopAt time.Time) {
 	var senders sync.WaitGroup
-	for _, p := range l.producers {
-		var pacer *Pacer
-		if l.cfg.Rate > 0 {
-			r := l.cfg.Rate / float64(len(l.producers))
-			// A bucket of 10 ms of sends (at least 1) absorbs timer oversleep; see Pacer.
-			pacer = NewPacer(r, int(r/100))
-		}
-		senders.Go(func() { l.send(ctx, p, pacer, warmupEnd, stopAt) })
+	n := len(l.producers)
+	for i, p := range l.producers {
+		senders.Go(func() {
+			var pacer *Pacer
+			if l.cfg.Rate > 0 {
+				r := l.cfg.Rate / float64(n)
+				// Spread the producers' schedules evenly over one interval, so that many
+				// slow producers (1,000 topics at 10 msg/s) do not send in lockstep bursts.
+				if n > 1 && sleepCtx(ctx, time.Duration(float64(i)/float64(n)*float64(time.Second)/r)) != nil {
+					return
+				}
+				// A bucket of 10 ms of sends (at least 1) absorbs timer oversleep; see Pacer.
+				pacer = NewPacer(r, int(r/100))
+			}
+			l.send(ctx, p, pacer, warmupEnd, stopAt)
+		})
 	}
 	senders.Wait()
 
@@ -250,6 +296,7 @@ func (l *producerLoad) summary(warmupEnd time.Time) ProduceSummary {
 		Args:           c.Args,
 		TargetRate:     c.Rate,
 		Size:           c.Size,
+		Topics:         c.Topics,
 		Producers:      c.Producers,
 		Batching:       c.Batching,
 		Sent:           l.sentMeasured.Load(),

@@ -228,7 +228,7 @@ func (b *Broker) httpHandler() http.Handler {
 		io.WriteString(w, "ok")
 	})
 	admin.Register(mux, admin.Config{Service: b.svc, Cluster: b.cfg.Cluster, BrokerURL: b.pulsarURL, HTTPURL: b.httpURL,
-		Bookies: registry.New(b.cfg.Store).Available})
+		Bookies: registry.New(b.cfg.Store).Available, Store: b.cfg.Store})
 	if g, ok := b.cfg.Metrics.(prometheus.Gatherer); ok {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	}

@@ -251,6 +251,28 @@ func TestClusterFailoverOwnerKilled(t *testing.T) {
 	r.finish()
 }
 
+// TestClusterGracefulShutdown: SIGTERM the owner. It unloads its topics before it
+// gives their bundles up, so the clients move to the other broker with nothing but a
+// reconnect: no send fails, nothing is lost; then it comes back and serves again.
+func TestClusterGracefulShutdown(t *testing.T) {
+	r := startFailoverRig(t)
+	owner, other := r.owner()
+	stopped := time.Now()
+	owner.Stop()
+	if code := owner.ExitCode(); code != 0 {
+		t.Fatalf("%s exited with %d after SIGTERM, want 0", owner.Name, code)
+	}
+	moved := r.waitMovedTo(other, stopped)
+	r.waitMoreAcked(500)
+	t.Logf("topic moved to %s %s after SIGTERM of %s", other.Name, moved.Round(time.Millisecond), owner.Name)
+	owner.Restart() // a rolling restart: it rejoins and can be chosen again
+	r.waitMoreAcked(200)
+	r.finish()
+	if rep := queuecheck.Check(r.sends, r.receipts, queuecheck.Options{Ordered: true}); rep.Failed != 0 {
+		t.Fatalf("%d sends failed across a graceful shutdown, want none: %v", rep.Failed, rep.SendErrors)
+	}
+}
+
 // TestClusterFailoverOwnerPaused: SIGSTOP the owner past its lease. The other broker
 // takes the topic; when the paused broker resumes, its queued writes hit ledgers that
 // were fenced and its acknowledgements are refused at its lease deadline, so nothing
@@ -405,4 +427,3 @@ func TestClusterBookieAddedUnderLoad(t *testing.T) {
 	t.Logf("%d of %d new ledgers use %s", onNew, len(fresh), added.ID)
 	r.finish()
 }
-

@@ -1,6 +1,7 @@
 // Package registry is the bookie registry in etcd: how a bookie announces itself (under a
-// lease, as read-write or read-only) and how ledger writers find bookies to place
-// ensembles on. Layout: docs/format/metadata.md.
+// lease, as read-write or read-only), how an operator marks a bookie as draining
+// (decommission, draining.go), and how ledger writers find bookies to place ensembles
+// on. Layout: docs/format/metadata.md.
 package registry
 
 import (
@@ -19,6 +20,9 @@ type Info struct {
 	Address  string `json:"address"`            // gRPC host:port
 	HTTP     string `json:"http,omitempty"`     // metrics/health host:port, if served
 	ReadOnly bool   `json:"readOnly,omitempty"` // refuses new ledgers' adds; still serves reads
+	// Draining: an operator is decommissioning the bookie (draining.go). Like ReadOnly it
+	// is derived (from the draining key), never trusted from the registration's value.
+	Draining bool `json:"draining,omitempty"`
 	// DiskUsage is the fraction of the data disk used when last reported (0..1).
 	DiskUsage float64 `json:"diskUsage,omitempty"`
 }
@@ -51,26 +55,45 @@ func (r *Registry) Unregister(ctx context.Context, id string) error {
 	return r.s.Delete(ctx, r.s.Keys.BookieAvailable(id, true), -1)
 }
 
-// Available lists live bookies, read-write and read-only, sorted by id.
+// Available lists live bookies, read-write and read-only, sorted by id, each with its
+// Draining mark.
 func (r *Registry) Available(ctx context.Context) ([]Info, error) {
 	vals, _, err := r.s.List(ctx, r.s.Keys.BookiesAvailable())
 	if err != nil {
 		return nil, err
 	}
+	draining, err := r.Draining(ctx)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]Info, 0, len(vals))
 	for _, v := range vals {
-		var in Info
-		if err := json.Unmarshal(v.Data, &in); err != nil {
-			return nil, fmt.Errorf("registry: bad registration at %s: %w", v.Key, err)
+		in, err := r.ParseRegistration(v)
+		if err != nil {
+			return nil, err
 		}
-		in.ReadOnly = strings.HasPrefix(v.Key, r.s.Keys.BookiesReadOnly())
+		_, in.Draining = draining[in.ID]
 		out = append(out, in)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
 }
 
-// Writable lists the read-write bookies only: the candidates for new ensembles.
+// ParseRegistration decodes a value read (or watched) under BookiesAvailable, with
+// ReadOnly derived from its key. Draining is not known from it (see Draining).
+func (r *Registry) ParseRegistration(v metadata.Value) (Info, error) {
+	var in Info
+	if err := json.Unmarshal(v.Data, &in); err != nil {
+		return Info{}, fmt.Errorf("registry: bad registration at %s: %w", v.Key, err)
+	}
+	in.ReadOnly = strings.HasPrefix(v.Key, r.s.Keys.BookiesReadOnly())
+	in.Draining = false
+	return in, nil
+}
+
+// Writable lists the bookies new ensembles may be placed on: registered read-write and
+// not draining. Ledger writers (Create, ensemble changes) and the auto-recovery worker
+// (replacements) choose only from it.
 func (r *Registry) Writable(ctx context.Context) ([]Info, error) {
 	all, err := r.Available(ctx)
 	if err != nil {
@@ -78,7 +101,7 @@ func (r *Registry) Writable(ctx context.Context) ([]Info, error) {
 	}
 	out := all[:0]
 	for _, in := range all {
-		if !in.ReadOnly {
+		if !in.ReadOnly && !in.Draining {
 			out = append(out, in)
 		}
 	}
@@ -86,7 +109,8 @@ func (r *Registry) Writable(ctx context.Context) ([]Info, error) {
 }
 
 // Lookup finds one live bookie's registration by id; metadata.ErrNotFound when it is
-// not registered (down).
+// not registered (down). It reads the registration only: Draining is not set (address
+// resolution, its caller, does not care).
 func (r *Registry) Lookup(ctx context.Context, id string) (Info, error) {
 	for _, ro := range []bool{false, true} {
 		v, err := r.s.Get(ctx, r.s.Keys.BookieAvailable(id, ro))

@@ -14,6 +14,7 @@ import (
 	"github.com/strata-io/strata/bookie/registry"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"
+	"github.com/strata-io/strata/metadata"
 )
 
 // Config configures the admin API.
@@ -26,6 +27,9 @@ type Config struct {
 	BrokerURL, HTTPURL string
 	// Bookies lists the live bookies for GET /admin/v2/bookies/all (nil: none).
 	Bookies func(ctx context.Context) ([]registry.Info, error)
+	// Store is the metadata store, for the bookie maintenance endpoints
+	// (under-replicated ledgers, decommission; bookies.go). nil: they answer 501.
+	Store *metadata.Store
 }
 
 // API serves the admin REST API.
@@ -94,6 +98,10 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+v2+"/broker-stats/load-report", a.loadReport)
 	mux.HandleFunc("GET "+v2+"/broker-stats/brokers", a.brokersLoad)
 	mux.HandleFunc("GET "+v2+"/bookies/all", a.listBookies)
+	mux.HandleFunc("GET "+v2+"/bookies/underreplicated", a.underReplicated)
+	mux.HandleFunc("POST "+v2+"/bookies/{bookie}/decommission", a.decommission)
+	mux.HandleFunc("GET "+v2+"/bookies/{bookie}/decommission", a.decommissionStatus)
+	mux.HandleFunc("DELETE "+v2+"/bookies/{bookie}/decommission", a.cancelDecommission)
 
 	// Subscriptions and messages.
 	const sub = t + "/subscription/{sub}"

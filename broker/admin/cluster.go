@@ -9,10 +9,11 @@ import (
 // Brokers, bookies and last message id: endpoints pulsaradmin and pulsar-admin call.
 
 // bookieInfo is one entry of Pulsar's GET /admin/v2/bookies/all (RawBookieInfo), with
-// Strata's readOnly flag added.
+// Strata's readOnly and draining flags added.
 type bookieInfo struct {
 	BookieID string `json:"bookieId"`
 	ReadOnly bool   `json:"readOnly"`
+	Draining bool   `json:"draining"`
 }
 
 // listBookies serves GET /admin/v2/bookies/all: {"bookies":[{"bookieId":...}]}, the
@@ -25,7 +26,7 @@ func (a *API) listBookies(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, in := range infos {
-			out = append(out, bookieInfo{BookieID: in.ID, ReadOnly: in.ReadOnly})
+			out = append(out, bookieInfo{BookieID: in.ID, ReadOnly: in.ReadOnly, Draining: in.Draining})
 		}
 	}
 	writeJSON(w, struct {

@@ -87,19 +87,139 @@ func (ml *ManagedLedger) currentLedgerFullLocked() bool {
 
 // complete records op's outcome (called by a ledger writer, or by a failed rollover)
 // and moves every op at the head of the queue that is now complete to deliverLoop.
+//
+// An add that failed with ledger.ErrFenced is not complete yet: its ledger was fenced
+// — by a new owner of the topic, or by the auto-recovery worker closing the ledger to
+// re-replicate a lost bookie's fragment — and whether the entry is in the ledger is
+// decided by the recovered ledger's last entry. The op waits (errAwaitingRecovery) until
+// resolveFenced settles every such op of that ledger; a fenced current writer starts a
+// rollover at once, whose closing of the old ledger does that.
 func (ml *ManagedLedger) complete(op *addOp, pos Position, err error) {
 	ml.mu.Lock()
 	op.done, op.pos, op.err = true, pos, err
 	if err != nil {
 		op.pos = Position{}
-		if errors.Is(err, ledger.ErrFenced) {
+		switch {
+		case errors.Is(err, ledger.ErrFenced) && (ml.state == stateOpen || ml.state == stateRolling):
+			op.done, op.pos, op.err = false, pos, errAwaitingRecovery
+			if pos.Ledger == ml.writerIDLocked() && ml.state == stateOpen {
+				ml.state = stateRolling
+				old := ml.writer
+				ml.rollWG.Add(1)
+				ml.tasks.Add(1)
+				go ml.rolloverFenced(old)
+			}
+			// Otherwise a rollover away from this ledger is under way (or failed and the
+			// next add retries it): closing the old ledger settles the op.
+		case errors.Is(err, ledger.ErrFenced):
 			if ml.state != stateClosed {
 				ml.state = stateFenced
 			}
 			op.err = fmt.Errorf("%w: %w", ErrFenced, err)
-		} else if pos.Ledger == ml.writerIDLocked() {
+		case pos.Ledger == ml.writerIDLocked():
 			ml.writerBroken = true // the next add moves to a new ledger
 		}
+	}
+	inline := ml.advanceLocked()
+	ml.mu.Unlock()
+	runCallbacks(inline)
+}
+
+// errAwaitingRecovery marks an op (not done) whose add failed because its ledger was
+// fenced, until resolveFenced settles it. Never seen by callers.
+var errAwaitingRecovery = errors.New("managedledger: add awaiting the fenced ledger's recovery")
+
+// ErrLedgerFenced: the add was not written. Its ledger was fenced and closed by a
+// recoverer other than a new owner — the auto-recovery worker re-replicating a lost
+// bookie's fragment — before the entry was durable; this broker still owns the topic
+// and has moved on to a new ledger, so the add can simply be sent again.
+var ErrLedgerFenced = errors.New("managedledger: ledger fenced by recovery before the add was durable; send it again")
+
+// resolveFenced settles the adds of ledger lid that wait on its recovery. Called once
+// every add made to the ledger's writer has called back (after Writer.Close returned).
+// With requeue (lid was the current ledger; no later add went to another ledger yet),
+// the adds that are in no ledger are queued for the next one instead of failing.
+//
+// Only a changed managed-ledger record means the topic has a new owner: then the adds
+// fail with ErrFenced and the managed ledger turns Fenced, as before. While the record
+// is still at this owner's revision (stillOwner), the ledger was fenced by someone
+// else — the auto-recovery worker — and this owner reads the ledger's final metadata
+// (recovering it itself if that recoverer has not finished: concurrent recoveries
+// converge). Adds of entries up to its LastEntry are durable and succeed at their
+// positions; the others fail with ErrLedgerFenced, and their clients send them again.
+// It returns the closed metadata, for the record.
+func (ml *ManagedLedger) resolveFenced(ctx context.Context, lid int64, requeue bool) (*ledger.Metadata, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		md, err := ml.tryResolveFenced(ctx, lid, requeue)
+		if err == nil || errors.Is(err, ErrFenced) {
+			return md, err
+		}
+		ml.log.Warn("fenced ledger: cannot settle its adds yet", "ledger", lid, "err", err)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			err = fmt.Errorf("%w: ledger %d: %w", ErrLedgerFenced, lid, err)
+			ml.settleFenced(lid, nil, err, requeue)
+			return nil, err
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (ml *ManagedLedger) tryResolveFenced(ctx context.Context, lid int64, requeue bool) (*ledger.Metadata, error) {
+	mine, err := ml.stillOwner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !mine {
+		ml.setFenced()
+		err := fmt.Errorf("%w: record of %s changed by another owner", ErrFenced, ml.name)
+		ml.settleFenced(lid, nil, err, false)
+		return nil, err
+	}
+	md, err := ml.lc.OpenRecover(ctx, lid)
+	if err != nil {
+		return nil, err
+	}
+	ml.log.Info("ledger fenced by a recoverer while this broker owns the topic; moved on",
+		"ledger", lid, "lastEntry", md.LastEntry)
+	ml.settleFenced(lid, md, nil, requeue)
+	return md, nil
+}
+
+// settleFenced completes the ops of ledger lid (every ledger when lid < 0) waiting on
+// its recovery: with fail when set, else by md's LastEntry. With requeue, ops that are
+// in no ledger — never sent (no entry id), or past LastEntry — are put back in front of
+// the queued ops instead of failing (a failure with fail, an unknown outcome, still
+// fails the ops that have an entry id: they may be in the ledger).
+func (ml *ManagedLedger) settleFenced(lid int64, md *ledger.Metadata, fail error, requeue bool) {
+	ml.mu.Lock()
+	var again []*addOp
+	for _, op := range ml.pending {
+		if op.done || op.err != errAwaitingRecovery || (lid >= 0 && op.pos.Ledger != lid) {
+			continue
+		}
+		inLedger := fail == nil && op.pos.Entry >= 0 && op.pos.Entry <= md.LastEntry
+		inNone := op.pos.Entry < 0 || (fail == nil && op.pos.Entry > md.LastEntry)
+		switch {
+		case inLedger:
+			op.done, op.err = true, nil // in the recovered ledger: durable, at its position
+		case requeue && inNone:
+			op.pos, op.err = Position{}, nil
+			again = append(again, op)
+		case fail != nil:
+			op.done, op.pos, op.err = true, Position{}, fail
+		default:
+			op.done, op.pos = true, Position{}
+			op.err = fmt.Errorf("%w: ledger %d closed at entry %d", ErrLedgerFenced, lid, md.LastEntry)
+		}
+	}
+	if len(again) > 0 {
+		// In pending order, and ahead of every queued op: those were all made after.
+		ml.queued = append(again, ml.queued...)
 	}
 	inline := ml.advanceLocked()
 	ml.mu.Unlock()
@@ -205,26 +325,63 @@ func (ml *ManagedLedger) rollover(old *ledger.Writer) {
 	defer ml.rollWG.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	ml.switchWithRetries(ctx, old)
+}
+
+// switchWithRetries switches to a new ledger (switchLedger), retrying twice; on
+// failure the queued ops fail. It reports success.
+func (ml *ManagedLedger) switchWithRetries(ctx context.Context, old *ledger.Writer) bool {
 	for attempt := 0; ; attempt++ {
 		err := ml.switchLedger(ctx, old)
 		if err == nil {
-			return
+			return true
 		}
 		fenced := errors.Is(err, ErrFenced)
 		ml.log.Warn("rollover failed", "err", err, "attempt", attempt)
 		if fenced || attempt >= 2 || ctx.Err() != nil {
 			ml.failQueued(err, fenced)
-			return
+			return false
 		}
 		t := time.NewTimer(time.Duration(100*(attempt+1)) * time.Millisecond)
 		select {
 		case <-ml.stop:
 			t.Stop()
 			ml.failQueued(ErrClosed, false)
-			return
+			return false
 		case <-t.C:
 		}
 	}
+}
+
+// rolloverFenced replaces a current ledger that was fenced under its writer. New adds
+// queue meanwhile (state Rolling). Once every add made to the old writer has called
+// back, resolveFenced decides: with a new owner everything fails with ErrFenced, as
+// before; otherwise the adds up to the recovered ledger's last entry succeed, and the
+// others — which are in no ledger — go, in their order and ahead of the queued ones,
+// to the new ledger, so a fencing by the auto-recovery worker costs the producers a
+// short pause and no error. Then the old ledger is marked closed in the record.
+func (ml *ManagedLedger) rolloverFenced(old *ledger.Writer) {
+	defer ml.tasks.Done()
+	defer ml.rollWG.Done()
+	rctx, rcancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer rcancel()
+	// The writer has ended (it was fenced): Close only waits for its callbacks.
+	_ = old.Close(rctx)
+	md, err := ml.resolveFenced(rctx, old.ID(), true)
+	if errors.Is(err, ErrFenced) {
+		ml.failQueued(err, true)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if !ml.switchWithRetries(ctx, nil) || md == nil {
+		return
+	}
+	if err := ml.markClosed(ctx, md); err != nil {
+		ml.log.Warn("record closed ledger", "ledger", md.ID, "err", err)
+		return
+	}
+	ml.maybeTrim()
 }
 
 func (ml *ManagedLedger) switchLedger(ctx context.Context, old *ledger.Writer) error {
@@ -281,21 +438,31 @@ func (ml *ManagedLedger) switchLedger(ctx context.Context, old *ledger.Writer) e
 }
 
 // closeOldLedger closes the previous ledger once its adds finished, records its final
-// count and size in the record, and trims (with no cursor, that ledger goes now).
+// count and size in the record, and trims (with no cursor, that ledger goes now). A
+// ledger fenced by a recoverer is settled by resolveFenced instead.
 func (ml *ManagedLedger) closeOldLedger(w *ledger.Writer) {
 	defer ml.tasks.Done()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := w.Close(ctx); err != nil {
-		// A ledger left open is recovered (and so closed) by the next owner; entries
-		// that were acknowledged are safe either way.
-		ml.log.Warn("close ledger after rollover", "ledger", w.ID(), "err", err)
-		if errors.Is(err, ledger.ErrFenced) {
-			ml.setFenced()
+	var md *ledger.Metadata
+	if err := w.Close(ctx); err == nil {
+		md = w.Metadata()
+	} else {
+		if !errors.Is(err, ledger.ErrFenced) && !errors.Is(err, ledger.ErrClosed) {
+			// A ledger left open is recovered (and so closed) by the next owner; entries
+			// that were acknowledged are safe either way.
+			ml.log.Warn("close ledger after rollover", "ledger", w.ID(), "err", err)
+			ml.settleFenced(w.ID(), nil, fmt.Errorf("%w: ledger %d: %w", ErrLedgerFenced, w.ID(), err), false)
+			return
 		}
-		return
+		// Fenced or closed by someone else: by a new owner, or by the auto-recovery
+		// worker. Every add to w has called back by now.
+		if md, err = ml.resolveFenced(ctx, w.ID(), false); err != nil {
+			ml.log.Warn("close fenced ledger after rollover", "ledger", w.ID(), "err", err)
+			return
+		}
 	}
-	if err := ml.markClosed(ctx, w.Metadata()); err != nil {
+	if err := ml.markClosed(ctx, md); err != nil {
 		ml.log.Warn("record closed ledger", "ledger", w.ID(), "err", err)
 		return
 	}
@@ -324,6 +491,11 @@ func (ml *ManagedLedger) failQueued(err error, fenced bool) {
 		ml.writerBroken = true
 	}
 	ml.mu.Unlock()
+	// Adds waiting on a fenced ledger's recovery would wait for the next successful
+	// rollover to settle them; fail them now instead (with a new owner, ErrFenced; else
+	// they may or may not be in that ledger — resending one may duplicate it, never lose
+	// it).
+	ml.settleFenced(-1, nil, err, false)
 	for _, op := range queued {
 		ml.complete(op, Position{}, err)
 	}

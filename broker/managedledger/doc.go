@@ -15,9 +15,13 @@
 //     next cursor flush fails instead of overwriting this owner's.
 //
 // If another broker did the same concurrently, one of the two CASes fails and that
-// broker gives up the topic. A write that fails because the ledger was fenced, or a CAS
-// of the record or of a cursor record that fails, means the topic has a new owner: the
-// managed ledger turns itself Fenced and fails every add with ErrFenced.
+// broker gives up the topic. A CAS of the record or of a cursor record that fails means
+// the topic has a new owner: the managed ledger turns itself Fenced and fails every add
+// with ErrFenced. A write that fails because its ledger was fenced means so only if the
+// record changed too: the auto-recovery worker also fences and closes open ledgers (to
+// re-replicate a lost bookie's last fragment). Then the owner, its record unchanged,
+// reads the recovered ledger's last entry: adds up to it succeed, the others — in no
+// ledger — are written to the next ledger, to which it rolls over (add.go).
 //
 // Appends are pipelined through the ledger client and complete — their callbacks run,
 // on one goroutine of the managed ledger — strictly in the order they were made, across

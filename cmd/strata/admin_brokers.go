@@ -34,6 +34,7 @@ func brokersCommand(env *adminEnv) *cobra.Command {
 				return env.printList(names)
 			}),
 	)
+	cmd.AddCommand(brokersLoadVerb(env))
 	return cmd
 }
 
@@ -41,10 +42,11 @@ func brokersCommand(env *adminEnv) *cobra.Command {
 type bookieInfo struct {
 	BookieID string `json:"bookieId"`
 	ReadOnly bool   `json:"readOnly"` // Strata's addition
+	Draining bool   `json:"draining"` // Strata's addition: being decommissioned
 }
 
 func bookiesCommand(env *adminEnv) *cobra.Command {
-	cmd := groupCommand("bookies", "List bookies", "")
+	cmd := groupCommand("bookies", "List bookies, find under-replicated ledgers, decommission a bookie", "")
 	list := env.verb("list-bookies", "List the bookies the broker knows (GET /admin/v2/bookies/all)",
 		"  strata admin bookies list-bookies", nil,
 		func(ctx context.Context, env *adminEnv, _ []string) error {
@@ -68,6 +70,6 @@ func bookiesCommand(env *adminEnv) *cobra.Command {
 			return env.printList(ids)
 		})
 	list.Aliases = []string{"list"}
-	cmd.AddCommand(list)
+	cmd.AddCommand(list, underReplicatedVerb(env), decommissionVerb(env), cancelDecommissionVerb(env))
 	return cmd
 }

@@ -10,8 +10,10 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/strata-io/strata/bookie"
+	"github.com/strata-io/strata/bookie/autorecovery"
 	"github.com/strata-io/strata/metadata"
 )
 
@@ -25,12 +27,19 @@ func bookieCommand() *cobra.Command {
 		etcdRoot  string
 		logLevel  string
 		pprofAddr string
+		// ar: the auto-recovery worker candidate run next to the bookie.
+		ar        autorecovery.Config
+		runWorker bool
 	)
 	cmd := &cobra.Command{
 		Use:   "bookie",
 		Short: "Run a storage node (bookie)",
 		Long: `Run a bookie: it stores ledger entries in Pebble under --data-dir, serves them over
 gRPC on --listen, and registers itself in etcd. It runs until SIGINT or SIGTERM.
+
+With --autorecovery (the default, like BookKeeper's autoRecoveryDaemonEnabled) the
+process also runs an auto-recovery worker candidate: the elected one among all bookies
+re-replicates the fragments of lost and decommissioned bookies.
 
 Once serving it prints one line to stderr:  bookie <id> listening on <addr>`,
 		Args: cobra.NoArgs,
@@ -45,6 +54,13 @@ Once serving it prints one line to stderr:  bookie <id> listening on <addr>`,
 			}
 			cfg.Etcd = metadata.Config{Endpoints: splitEndpoints(endpoints), Root: etcdRoot}
 			cfg.Metrics = newRegistry()
+			// One etcd connection for the bookie and the worker.
+			store, err := metadata.Open(cfg.Etcd)
+			if err != nil {
+				return fmt.Errorf("bookie: %w", err)
+			}
+			defer store.Close()
+			cfg.Metadata = store
 
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -52,9 +68,23 @@ Once serving it prints one line to stderr:  bookie <id> listening on <addr>`,
 			if err != nil {
 				return err
 			}
+			var worker *autorecovery.Worker
+			if runWorker {
+				ar.Store, ar.ID, ar.Metrics = store, b.ID(), cfg.Metrics
+				explicitZeroDelays(&ar)
+				ar.Logger = cfg.Logger.With("bookie", b.ID())
+				ar.LeaseTTL = cfg.LeaseTTL
+				if worker, err = autorecovery.Start(ar); err != nil {
+					b.Close()
+					return err
+				}
+			}
 			fmt.Fprintf(os.Stderr, "bookie %s listening on %s\n", b.ID(), b.Addr())
 			<-ctx.Done()
 			cfg.Logger.Info("bookie: signal received; shutting down")
+			if worker != nil {
+				worker.Close() // steps down first, so another candidate takes over at once
+			}
 			return b.Close()
 		},
 	}
@@ -74,6 +104,7 @@ Once serving it prints one line to stderr:  bookie <id> listening on <addr>`,
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 0, "registration lease TTL (default 10s)")
 	f.DurationVar(&cfg.DiskCheckInterval, "disk-check-interval", 0, "how often to check disk usage (default 10s)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	autoRecoveryFlags(f, &runWorker, &ar)
 	cmd.MarkFlagRequired("data-dir")
 	return cmd
 }
@@ -86,4 +117,24 @@ func splitEndpoints(s string) []string {
 		}
 	}
 	return out
+}
+
+// autoRecoveryFlags are the auto-recovery worker's settings (BookKeeper's
+// autoRecoveryDaemonEnabled, lostBookieRecoveryDelay, openLedgerRereplicationGracePeriod).
+func autoRecoveryFlags(f *pflag.FlagSet, run *bool, cfg *autorecovery.Config) {
+	f.BoolVar(run, "autorecovery", true, "run an auto-recovery worker candidate in this process")
+	f.DurationVar(&cfg.LostBookieRecoveryDelay, "lost-bookie-recovery-delay", autorecovery.DefaultLostBookieRecoveryDelay,
+		"how long a bookie must be gone before its fragments are re-replicated")
+	f.DurationVar(&cfg.OpenLedgerRereplicationGracePeriod, "open-ledger-rereplication-grace-period", autorecovery.DefaultOpenLedgerRereplicationGracePeriod,
+		"how long an open ledger's writer gets to replace a lost bookie itself before auto-recovery fences the ledger")
+}
+
+// explicitZeroDelays makes a flag given as 0 mean no delay (in Config, 0 is "default").
+func explicitZeroDelays(cfg *autorecovery.Config) {
+	if cfg.LostBookieRecoveryDelay == 0 {
+		cfg.LostBookieRecoveryDelay = -1
+	}
+	if cfg.OpenLedgerRereplicationGracePeriod == 0 {
+		cfg.OpenLedgerRereplicationGracePeriod = -1
+	}
 }

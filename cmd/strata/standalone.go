@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/strata-io/strata/bookie"
+	"github.com/strata-io/strata/bookie/autorecovery"
 	"github.com/strata-io/strata/broker"
 	"github.com/strata-io/strata/metadata"
 )
@@ -35,6 +36,9 @@ func standaloneCommand() *cobra.Command {
 		dataDir, listen, httpAddr, etcdListen, advertised, logLevel, pprofAddr string
 		// pol: the policy-check intervals and ledger rollover (tests make them short).
 		pol broker.Config
+		// ar, runAR: the auto-recovery worker candidate (as in `strata bookie`).
+		ar    autorecovery.Config
+		runAR bool
 	)
 	cmd := &cobra.Command{
 		Use:   "standalone",
@@ -85,6 +89,16 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 				return err
 			}
 			defer bk.Close()
+			if runAR { // the same auto-recovery candidate as in a bookie process
+				ar.Store, ar.ID, ar.Metrics = store, "standalone", reg
+				ar.Logger = log.With("component", "autorecovery")
+				explicitZeroDelays(&ar)
+				arw, err := autorecovery.Start(ar)
+				if err != nil {
+					return err
+				}
+				defer arw.Close()
+			}
 			b, err := broker.Start(ctx, broker.Config{
 				Store:          store,
 				ListenAddr:     listen,
@@ -121,6 +135,7 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 	f.StringVar(&advertised, "advertised-host", "", "host name clients are redirected to (default: the listen host)")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	policyFlags(f, &pol)
+	autoRecoveryFlags(f, &runAR, &ar)
 	return cmd
 }
 

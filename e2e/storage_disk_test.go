@@ -137,10 +137,12 @@ func TestStorageCorruptReplicaFallsBack(t *testing.T) {
 	cl.Close()
 	m := c.meta(ctx, w.ID())
 
-	// Corrupt an entry on the bookie a reader asks first (the head of its write set),
-	// so that reading it must fall back.
+	// Corrupt an entry on the bookie a reader asks first, so that reading it must fall
+	// back. A reader reads ranges (ReadEntries) starting at entry 0 and then at
+	// multiples of 64, each from the head of its first entry's write set: with E=2
+	// that is the head of entry 0's write set for every range.
 	entry := int64(rng.IntN(n))
-	ws := m.WriteSetBookies(entry)
+	ws := m.WriteSetBookies(0)
 	victim, healthy := c.bookies[ws[0]], c.bookies[ws[1]]
 	victim.Stop()
 	if code := victim.ExitCode(); code != 0 {
@@ -164,18 +166,42 @@ func TestStorageCorruptReplicaFallsBack(t *testing.T) {
 	}
 
 	// Through the ledger client: every entry right, the corrupt one from the healthy
-	// replica after the victim's DataLoss (seen by an interceptor on the client's
-	// channels).
+	// replica. Reads go out as ranges (ReadEntries) and single entries (ReadEntry); an
+	// interceptor on the client's channels records, per bookie, whether entry came back
+	// in an answer ("served") or a read that covered it came back without it ("refused":
+	// DataLoss, or a range cut short before it).
 	var (
 		mu      sync.Mutex
-		answers = map[string][]codes.Code{} // bookie id → its answers to reads of entry, in order
+		answers = map[string][]string{} // bookie id → outcomes of reads covering entry, in order
 	)
 	record := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 		err := invoker(ctx, method, req, reply, cc, opts...)
-		if r, ok := req.(*bookiev1.ReadEntryRequest); ok && r.EntryId == entry {
+		outcome := ""
+		switch r := req.(type) {
+		case *bookiev1.ReadEntryRequest:
+			if r.EntryId == entry {
+				outcome = "served"
+				if err != nil {
+					outcome = "refused:" + status.Code(err).String()
+				}
+			}
+		case *bookiev1.ReadEntriesRequest:
+			step := max(int64(r.Step), 1)
+			if entry >= r.FirstEntryId && entry <= r.LastEntryId && (entry-r.FirstEntryId)%step == 0 {
+				outcome = "refused:" + status.Code(err).String()
+				if err == nil {
+					for _, e := range reply.(*bookiev1.ReadEntriesResponse).Entries {
+						if e.EntryId == entry {
+							outcome = "served"
+						}
+					}
+				}
+			}
+		}
+		if outcome != "" {
 			bookie := cc.Target()[strings.LastIndex(cc.Target(), "/")+1:]
 			mu.Lock()
-			answers[bookie] = append(answers[bookie], status.Code(err))
+			answers[bookie] = append(answers[bookie], outcome)
 			mu.Unlock()
 		}
 		return err
@@ -185,12 +211,17 @@ func TestStorageCorruptReplicaFallsBack(t *testing.T) {
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	t.Logf("entry %d corrupted on %s; client's reads of it: %v", entry, victim.ID, answers)
-	if got := answers[victim.ID]; len(got) != 1 || got[0] != codes.DataLoss {
-		t.Fatalf("client's reads of entry %d from %s: %v; want one DataLoss", entry, victim.ID, got)
+	t.Logf("entry %d corrupted on %s; client's reads covering it: %v", entry, victim.ID, answers)
+	if len(answers[victim.ID]) == 0 {
+		t.Fatalf("the reader never asked %s for entry %d: the fallback was not exercised", victim.ID, entry)
 	}
-	if got := answers[healthy.ID]; len(got) != 1 || got[0] != codes.OK {
-		t.Fatalf("client's reads of entry %d from %s: %v; want one OK", entry, healthy.ID, got)
+	for _, o := range answers[victim.ID] {
+		if o == "served" {
+			t.Fatalf("%s served the corrupted entry %d: %v", victim.ID, entry, answers[victim.ID])
+		}
+	}
+	if got := answers[healthy.ID]; len(got) == 0 || got[len(got)-1] != "served" {
+		t.Fatalf("client's reads of entry %d from %s: %v; want it served", entry, healthy.ID, got)
 	}
 }
 

@@ -11,11 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/strata-io/strata/bookie/internal/grpcbuf"
 	"github.com/strata-io/strata/bookie/registry"
 	"github.com/strata-io/strata/metadata"
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/experimental"
 )
 
 // ClientConfig configures a Client. Zero values take the defaults shown.
@@ -174,6 +176,8 @@ func (c *Client) conn(id string) (*bookieConn, error) {
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64 << 20)),
 		grpc.WithResolvers(c.resolver),
+		// Read answers are megabytes: gRPC's default pool would zero each buffer.
+		experimental.WithBufferPool(grpcbuf.New()),
 	}
 	opts = append(opts, c.cfg.DialOptions...)
 	cc, err := grpc.NewClient(resolverScheme+":///"+id, opts...)

@@ -22,7 +22,8 @@
 // one shared AddEntries stream per bookie that multiplexes every ledger (conn.go).
 // Writer (writer.go) runs one goroutine per open ledger that owns its WriteSM;
 // OpenRecover (recovery.go) runs a RecoverySM on the caller's goroutine; Reader
-// (reader.go) reads with replica fallback and long-polls the LAC. copy.go has the
+// (reader.go) reads with replica fallback and long-polls the LAC, a range in a few
+// ReadEntries calls, one per bookie's share of it (rangeread.go). copy.go has the
 // single-bookie primitives the auto-recovery worker (bookie/autorecovery) builds on:
 // read one replica, write entries to one bookie with recovery adds, CAS the metadata.
 //

@@ -62,7 +62,7 @@ func (r *Reader) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// readConcurrency bounds the entries one Read fetches at once.
+// readConcurrency bounds the entries the one-by-one retry of a Read fetches at once.
 const readConcurrency = 16
 
 // Read returns entries first..last (inclusive). last must be ≤ LastEntry of a closed
@@ -70,6 +70,11 @@ const readConcurrency = 16
 // lower); otherwise ErrReadBeyondLast. Each entry is read from the first member of its
 // write set, falling back to the others on any error — a replica that is missing the
 // entry or fails its checksum is skipped, never returned.
+//
+// The range is read with few ReadEntries calls, each serving one bookie's share of it
+// (rangeread.go): one call per rangeMaxEntries entries where E == Qw, E calls (one per
+// ensemble position) where E > Qw. Entries no replica returned are read again one by
+// one after the metadata is re-read.
 func (r *Reader) Read(ctx context.Context, first, last int64) ([]Entry, error) {
 	if first < 0 || last < first {
 		return nil, fmt.Errorf("ledger %d: bad read range %d..%d", r.id, first, last)
@@ -88,7 +93,7 @@ func (r *Reader) Read(ctx context.Context, first, last int64) ([]Entry, error) {
 	}
 	out := make([]Entry, last-first+1)
 	errs := make([]error, len(out))
-	if err := r.readInto(ctx, m, first, out, errs); err != nil {
+	if err := r.c.readRange(ctx, m, first, last, out, errs); err != nil {
 		return nil, err
 	}
 	if slices.ContainsFunc(errs, func(err error) bool { return errors.Is(err, ErrEntryUnreadable) }) {

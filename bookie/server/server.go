@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/status"
 
+	"github.com/strata-io/strata/bookie/internal/grpcbuf"
 	"github.com/strata-io/strata/bookie/store"
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
 )
@@ -38,7 +40,7 @@ type Config struct {
 	// MaxLongPoll caps ReadLAC's wait_millis; default 60s.
 	MaxLongPoll time.Duration
 	// ObserveAdd, if set, is told the outcome of every add handed to the store: its
-	// latency to durability, payload size and error. It runs on the store's committer
+	// latency to durability, payload size and error. It runs on the store's completer
 	// goroutine and must not block (the bookie's metrics use it).
 	ObserveAdd func(d time.Duration, size int, err error)
 	// Logger; nil discards.
@@ -102,12 +104,14 @@ func New(st *store.Store, cfg Config) (*Server, error) {
 }
 
 // GRPCOptions are the grpc.ServerOptions the service needs: a receive limit that fits
-// the largest entry, and WaitForHandlers so that Stop returns only once no handler can
-// still touch the store.
+// the largest entry, WaitForHandlers so that Stop returns only once no handler can
+// still touch the store, and a buffer pool that does not zero what it hands out (see
+// bookie/internal/grpcbuf: the read path's answers are megabytes).
 func (s *Server) GRPCOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxEntrySize + recvHeadroom),
 		grpc.WaitForHandlers(true),
+		experimental.BufferPool(grpcbuf.New()),
 	}
 }
 
@@ -160,8 +164,9 @@ func entryResponse(e store.Entry) *bookiev1.ReadEntryResponse {
 	return &bookiev1.ReadEntryResponse{LedgerId: e.Ledger, EntryId: e.ID, Lac: e.LAC, Payload: e.Payload, Crc32C: e.CRC32C}
 }
 
-// ReadEntries returns consecutive entries first..last, stopping at the first entry not
-// here or at the byte cap (at least one entry if the first exists).
+// ReadEntries returns the entries first, first+step, ... ≤ last (consecutive for step 0
+// or 1), stopping at the first of them not here or at the byte cap (at least one entry
+// if the first exists).
 func (s *Server) ReadEntries(ctx context.Context, req *bookiev1.ReadEntriesRequest) (*bookiev1.ReadEntriesResponse, error) {
 	if err := checkLedger(req.GetLedgerId()); err != nil {
 		return nil, err
@@ -174,7 +179,8 @@ func (s *Server) ReadEntries(ctx context.Context, req *bookiev1.ReadEntriesReque
 	if maxBytes == 0 || maxBytes > s.cfg.ReadMaxBytes {
 		maxBytes = s.cfg.ReadMaxBytes
 	}
-	es, err := s.st.ReadRange(req.GetLedgerId(), first, last, maxBytes)
+	step := max(int64(req.GetStep()), 1)
+	es, err := s.st.ReadStep(req.GetLedgerId(), first, last, step, maxBytes)
 	if err != nil {
 		return nil, statusOf(err)
 	}

@@ -52,7 +52,7 @@ func TestAddOrderAndRead(t *testing.T) {
 			}
 			if tc.cacheBytes == 1 {
 				ml.mu.Lock()
-				cached := len(ml.cache.byPos)
+				cached := ml.cache.len()
 				ml.mu.Unlock()
 				if cached != 0 {
 					t.Fatalf("a 1-byte cache holds %d entries", cached)

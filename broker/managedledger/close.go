@@ -17,6 +17,7 @@ func (ml *ManagedLedger) flushLoop() {
 		case <-t.C:
 		}
 		ml.FlushCursors(context.Background())
+		ml.expireReadAhead(time.Now())
 	}
 }
 
@@ -42,6 +43,7 @@ func (ml *ManagedLedger) Close(ctx context.Context) error {
 		ml.mu.Unlock()
 		ml.submitMu.Unlock()
 		close(ml.stop)
+		ml.stopReadAhead()
 		// A rollover in progress either fails its queued adds (stop) or installs the
 		// next ledger and writes them there; either way the writer is final after it.
 		ml.rollWG.Wait()

@@ -32,7 +32,11 @@
 // background and then marked closed in the record.
 //
 // Reads are served from an in-memory cache of recently appended entries when possible
-// (tailing consumers), otherwise from the bookies.
+// (tailing consumers), otherwise from the bookies. A reader that is behind and reads
+// sequentially (a catch-up) gets read-ahead (readahead.go): the entries after its last
+// read are fetched in the background, bounded per reader and per Factory, and never
+// into the cache's range — so catch-up reads neither wait on every call nor evict the
+// tailing readers' entries.
 //
 // Trimming runs in the background after a durable cursor's mark-delete moves into
 // another ledger or onto the end of a closed one, after a rolled-over ledger is closed,

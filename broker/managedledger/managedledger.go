@@ -27,6 +27,13 @@ type Config struct {
 	MaxLedgerAge        time.Duration
 	// CacheBytes bounds the cache of recent entries kept for tailing readers.
 	CacheBytes int64
+	// Read-ahead for readers that are behind (readahead.go): a sequential reader's
+	// stream holds up to ReadAheadEntries entries (default 100; negative: no read-ahead)
+	// and about ReadAheadBytes of payload (default 8 MiB), and all the streams of the
+	// Factory's managed ledgers hold up to ReadAheadTotalBytes (default 64 MiB).
+	ReadAheadEntries    int
+	ReadAheadBytes      int64
+	ReadAheadTotalBytes int64
 	// CursorFlushInterval is how often changed cursors are persisted (default 1 s).
 	CursorFlushInterval time.Duration
 	// Retention is the default retention of consumed data (SetRetention changes it per
@@ -51,6 +58,15 @@ func (c *Config) applyDefaults() {
 	if c.CacheBytes == 0 {
 		c.CacheBytes = 16 << 20
 	}
+	if c.ReadAheadEntries == 0 {
+		c.ReadAheadEntries = 100
+	}
+	if c.ReadAheadBytes <= 0 {
+		c.ReadAheadBytes = 8 << 20
+	}
+	if c.ReadAheadTotalBytes <= 0 {
+		c.ReadAheadTotalBytes = 64 << 20
+	}
 	if c.CursorFlushInterval == 0 {
 		c.CursorFlushInterval = time.Second
 	}
@@ -64,12 +80,14 @@ type Factory struct {
 	store *metadata.Store
 	lc    *ledger.Client
 	cfg   Config
+	// readAhead bounds the read-ahead memory of every managed ledger opened here.
+	readAhead *readAheadPool
 }
 
 // NewFactory returns a Factory; cfg is the default for every managed ledger it opens.
 func NewFactory(store *metadata.Store, lc *ledger.Client, cfg Config) *Factory {
 	cfg.applyDefaults()
-	return &Factory{store: store, lc: lc, cfg: cfg}
+	return &Factory{store: store, lc: lc, cfg: cfg, readAhead: &readAheadPool{max: cfg.ReadAheadTotalBytes}}
 }
 
 // Entry is one entry read from the log.
@@ -161,6 +179,8 @@ type ManagedLedger struct {
 	cache      *entryCache
 	readers    map[int64]*ledger.Reader
 	cursors    map[string]*Cursor
+	// ra is the read-ahead of catch-up readers (readahead.go).
+	ra readAheads
 	// layoutGen counts changes of the ledger list or its entry counts; cursors re-read
 	// the layout when it moved.
 	layoutGen uint64
@@ -206,6 +226,7 @@ func (f *Factory) OpenWith(ctx context.Context, name string, p Policies) (*Manag
 		readySig:    make(chan struct{}, 1),
 		cache:       newEntryCache(f.cfg.CacheBytes),
 		readers:     map[int64]*ledger.Reader{},
+		ra:          newReadAheads(f.readAhead),
 		cursors:     map[string]*Cursor{},
 		stop:        make(chan struct{}),
 		flushDone:   make(chan struct{}),

@@ -13,6 +13,10 @@ import (
 // of from's ledger or at LastConfirmed. A from in a deleted ledger, or past the end of a
 // closed ledger, moves to the next entry that exists. It returns no entries and no error
 // when there is nothing at or after from yet.
+//
+// Entries come from the tailing cache when it holds from (only the cached run is
+// returned then), else from a read-ahead stream or the bookies (readahead.go), up to the
+// first entry the cache holds.
 func (ml *ManagedLedger) ReadEntries(ctx context.Context, from Position, max int) ([]Entry, error) {
 	if max <= 0 {
 		return nil, nil
@@ -23,34 +27,21 @@ func (ml *ManagedLedger) ReadEntries(ctx context.Context, from Position, max int
 		ml.mu.Unlock()
 		return nil, nil
 	}
-	last := start.Entry + int64(max) - 1
-	if last > lastInLedger {
-		last = lastInLedger
+	last := min(start.Entry+int64(max)-1, lastInLedger)
+	if out := ml.cache.run(start, last); out != nil {
+		ml.mu.Unlock()
+		return out, nil // the rest, if not cached, comes from the bookies on the next call
 	}
-	// Serve the head from the cache.
-	var out []Entry
-	e := start.Entry
-	for ; e <= last; e++ {
-		p := Position{Ledger: start.Ledger, Entry: e}
-		d, ok := ml.cache.get(p)
-		if !ok {
-			break
-		}
-		out = append(out, Entry{Pos: p, Data: d})
+	// Nothing the cache holds is read from the bookies, nor read ahead.
+	limit := lastInLedger
+	if c, ok := ml.cache.nextAfter(start); ok {
+		limit = c - 1
 	}
+	last = min(last, limit)
 	ml.mu.Unlock()
-	if e > last {
-		return out, nil
-	}
-	if len(out) > 0 {
-		return out, nil // the rest comes from bookies on the next call
-	}
-	ents, err := ml.readLedger(ctx, start.Ledger, e, last)
+	out, err := ml.readBookies(ctx, start.Ledger, start.Entry, last, limit, max)
 	if err != nil {
-		return nil, fmt.Errorf("managedledger %s: read %d:%d..%d: %w", ml.name, start.Ledger, e, last, err)
-	}
-	for _, le := range ents {
-		out = append(out, Entry{Pos: Position{Ledger: start.Ledger, Entry: le.ID}, Data: le.Payload})
+		return nil, fmt.Errorf("managedledger %s: read %d:%d..%d: %w", ml.name, start.Ledger, start.Entry, last, err)
 	}
 	return out, nil
 }
@@ -130,7 +121,9 @@ func (ml *ManagedLedger) reader(ctx context.Context, id int64) (*ledger.Reader, 
 	ml.mu.Lock()
 	if prev, ok := ml.readers[id]; ok {
 		r = prev
-	} else {
+	} else if ml.ledgerLocked(id) != nil {
+		// Only ledgers still in the list are kept: trimming forgets the readers of the
+		// ledgers it deletes, and a read racing it must not bring one back.
 		ml.readers[id] = r
 	}
 	ml.mu.Unlock()

@@ -128,6 +128,7 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 	ml.mu.Lock()
 	for _, id := range doomed {
 		ml.cache.dropLedger(id)
+		ml.ra.dropLedgerLocked(id)
 		delete(ml.readers, id)
 	}
 	ml.mu.Unlock()

@@ -386,11 +386,17 @@ func (x *ReadEntryResponse) GetCrc32C() uint32 {
 }
 
 type ReadEntriesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	LedgerId      uint64                 `protobuf:"varint,1,opt,name=ledger_id,json=ledgerId,proto3" json:"ledger_id,omitempty"`
-	FirstEntryId  int64                  `protobuf:"varint,2,opt,name=first_entry_id,json=firstEntryId,proto3" json:"first_entry_id,omitempty"`
-	LastEntryId   int64                  `protobuf:"varint,3,opt,name=last_entry_id,json=lastEntryId,proto3" json:"last_entry_id,omitempty"`
-	MaxBytes      uint64                 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	LedgerId     uint64                 `protobuf:"varint,1,opt,name=ledger_id,json=ledgerId,proto3" json:"ledger_id,omitempty"`
+	FirstEntryId int64                  `protobuf:"varint,2,opt,name=first_entry_id,json=firstEntryId,proto3" json:"first_entry_id,omitempty"`
+	LastEntryId  int64                  `protobuf:"varint,3,opt,name=last_entry_id,json=lastEntryId,proto3" json:"last_entry_id,omitempty"`
+	MaxBytes     uint64                 `protobuf:"varint,4,opt,name=max_bytes,json=maxBytes,proto3" json:"max_bytes,omitempty"`
+	// The distance between the ids asked for; 0 and 1 both mean consecutive ids. A striped
+	// ensemble (E > Qw) puts every E-th entry at the head of its write set on one bookie,
+	// so step = E reads that bookie's share of a range in one call. A bookie that predates
+	// this field ignores it and answers consecutive ids; the client notices (they are not
+	// the ids it asked for) and keeps only the first.
+	Step          uint32 `protobuf:"varint,5,opt,name=step,proto3" json:"step,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -449,6 +455,13 @@ func (x *ReadEntriesRequest) GetLastEntryId() int64 {
 func (x *ReadEntriesRequest) GetMaxBytes() uint64 {
 	if x != nil {
 		return x.MaxBytes
+	}
+	return 0
+}
+
+func (x *ReadEntriesRequest) GetStep() uint32 {
+	if x != nil {
+		return x.Step
 	}
 	return 0
 }
@@ -747,12 +760,13 @@ const file_bookie_v1_bookie_proto_rawDesc = "" +
 	"\bentry_id\x18\x02 \x01(\x03R\aentryId\x12\x10\n" +
 	"\x03lac\x18\x03 \x01(\x03R\x03lac\x12\x18\n" +
 	"\apayload\x18\x04 \x01(\fR\apayload\x12\x16\n" +
-	"\x06crc32c\x18\x05 \x01(\rR\x06crc32c\"\x98\x01\n" +
+	"\x06crc32c\x18\x05 \x01(\rR\x06crc32c\"\xac\x01\n" +
 	"\x12ReadEntriesRequest\x12\x1b\n" +
 	"\tledger_id\x18\x01 \x01(\x04R\bledgerId\x12$\n" +
 	"\x0efirst_entry_id\x18\x02 \x01(\x03R\ffirstEntryId\x12\"\n" +
 	"\rlast_entry_id\x18\x03 \x01(\x03R\vlastEntryId\x12\x1b\n" +
-	"\tmax_bytes\x18\x04 \x01(\x04R\bmaxBytes\"T\n" +
+	"\tmax_bytes\x18\x04 \x01(\x04R\bmaxBytes\x12\x12\n" +
+	"\x04step\x18\x05 \x01(\rR\x04step\"T\n" +
 	"\x13ReadEntriesResponse\x12=\n" +
 	"\aentries\x18\x01 \x03(\v2#.strata.bookie.v1.ReadEntryResponseR\aentries\"\x93\x01\n" +
 	"\x0eReadLACRequest\x12\x1b\n" +

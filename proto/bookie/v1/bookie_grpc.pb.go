@@ -41,9 +41,10 @@ type BookieClient interface {
 	AddEntries(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AddRequest, AddResponse], error)
 	// ReadEntry returns one entry, verified against its stored CRC32C.
 	ReadEntry(ctx context.Context, in *ReadEntryRequest, opts ...grpc.CallOption) (*ReadEntryResponse, error)
-	// ReadEntries returns consecutive entries first..last (inclusive), stopping early at
-	// the first entry this bookie does not have or when max_bytes is reached (at least
-	// one entry is always returned if the first exists).
+	// ReadEntries returns the entries first, first+step, first+2*step, ... up to last
+	// (consecutive when step is 0 or 1), stopping early at the first of them this bookie
+	// does not have or when max_bytes is reached (at least one entry is always returned
+	// if the first exists).
 	ReadEntries(ctx context.Context, in *ReadEntriesRequest, opts ...grpc.CallOption) (*ReadEntriesResponse, error)
 	// ReadLAC returns the bookie's view of a ledger: the highest LAC piggybacked on adds
 	// and the highest entry stored. With fence=true the ledger is first marked fenced,
@@ -128,9 +129,10 @@ type BookieServer interface {
 	AddEntries(grpc.BidiStreamingServer[AddRequest, AddResponse]) error
 	// ReadEntry returns one entry, verified against its stored CRC32C.
 	ReadEntry(context.Context, *ReadEntryRequest) (*ReadEntryResponse, error)
-	// ReadEntries returns consecutive entries first..last (inclusive), stopping early at
-	// the first entry this bookie does not have or when max_bytes is reached (at least
-	// one entry is always returned if the first exists).
+	// ReadEntries returns the entries first, first+step, first+2*step, ... up to last
+	// (consecutive when step is 0 or 1), stopping early at the first of them this bookie
+	// does not have or when max_bytes is reached (at least one entry is always returned
+	// if the first exists).
 	ReadEntries(context.Context, *ReadEntriesRequest) (*ReadEntriesResponse, error)
 	// ReadLAC returns the bookie's view of a ledger: the highest LAC piggybacked on adds
 	// and the highest entry stored. With fence=true the ledger is first marked fenced,

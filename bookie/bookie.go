@@ -100,7 +100,13 @@ func Start(ctx context.Context, cfg Config) (_ *Bookie, err error) {
 		return nil, err
 	}
 
-	if b.st, err = store.Open(filepath.Join(cfg.DataDir, storeDirName), store.Options{Logger: b.log}); err != nil {
+	stOpts := store.Options{Logger: b.log}
+	if cfg.JournalDir != "" {
+		if stOpts.WALDir, err = filepath.Abs(cfg.JournalDir); err != nil {
+			return nil, fmt.Errorf("bookie %s: journal dir: %w", b.id, err)
+		}
+	}
+	if b.st, err = store.Open(filepath.Join(cfg.DataDir, storeDirName), stOpts); err != nil {
 		return nil, fmt.Errorf("bookie %s: %w", b.id, err)
 	}
 	cleanups = append(cleanups, func() { b.st.Close() })

@@ -22,6 +22,10 @@ type Config struct {
 	ID string
 	// DataDir holds the cookie and the store. Required.
 	DataDir string
+	// JournalDir, if set, holds the store's write-ahead log (the journal every add is
+	// fsynced to before it is acknowledged), ideally on a disk of its own; default: in
+	// the store under DataDir. See store.Options.WALDir.
+	JournalDir string
 	// ListenAddr is the gRPC listen address; default DefaultListenAddr. Port 0 picks a
 	// free port (see Bookie.Addr).
 	ListenAddr string

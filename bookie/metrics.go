@@ -8,7 +8,7 @@ import (
 
 // metrics is the bookie's Prometheus collector (docs/metrics.md). Gauges and the store's
 // counters are read at scrape time; add latency is observed on the add path through
-// server.Config.ObserveAdd, on the store's committer goroutine, so observeAdd takes no
+// server.Config.ObserveAdd, on the store's completer goroutine, so observeAdd takes no
 // lock of the bookie's.
 //
 // Names: BookKeeper's where Pulsar's dashboards query one (bookie_SERVER_STATUS,

@@ -11,7 +11,7 @@
 // to the store; one sender, the only goroutine that calls Send (a gRPC stream is not
 // safe for concurrent sends); and the handler, which waits for the receiver to finish
 // (the client closed its side or went away) or for Shutdown, drains, and ends the
-// stream. The store completes adds on its committer goroutine; the completion only puts
+// stream. The store completes adds on its completer goroutine; the completion only puts
 // the response on the stream's buffered channel.
 //
 // Invariants:
@@ -22,7 +22,7 @@
 //     slot before handling a request and the sender frees it after sending the answer.
 //     When all slots are taken the handler stops receiving, and gRPC flow control pushes
 //     back on the client. The response channel has one place per slot, so a completion
-//     never blocks the store's committer.
+//     never blocks the store's completer.
 //   - On a stream, a normal add's entry id must be above every earlier well-formed
 //     normal add of the same ledger on that stream (OUT_OF_ORDER otherwise). Recovery adds
 //     are exempt: recovery re-writes entries in whatever order its reads return them.

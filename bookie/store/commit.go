@@ -1,26 +1,38 @@
 package store
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
-// The committer: one goroutine owns every write to Pebble and every change of ledger
-// state. Callers queue ops (enqueue) and get a callback when the batch holding their op
-// is committed — synced, for anything but an explicit LAC update. While one batch is
-// being synced, new ops pile up in the queue and all of them go into the next batch:
-// that is the group commit. Nothing waits on a timer to gather a group; the fsync
-// itself is the gathering window, so a lone writer pays one fsync and N concurrent
-// writers share one.
+// The write path is a two-stage pipeline (see doc.go for the invariants it keeps):
 //
-// The committer holds no lock while it reads existing entries or commits: it is the
-// only writer, so the state it read under mu cannot change underneath it. It takes mu
-// only to take the queue, to read a ledger's state, and to publish the results.
+//   - The builder (commitLoop, build.go) owns every write to Pebble and every decision.
+//     It takes all queued ops, decides each against the ledger states as the batches
+//     before it leave them, writes the accepted ones into one Pebble batch and applies
+//     that batch with its WAL fsync requested but not waited for.
+//   - The completer (completeLoop, complete.go) takes the applied batches in the order
+//     they were built, waits for each one's fsync, and only then publishes the batch's
+//     ledger states and answers its ops.
+//
+// So while batch N is being fsynced, the builder is already checking, encoding and
+// applying batch N+1, and Pebble's WAL writer starts N+1's fsync the moment N's returns:
+// the disk no longer idles while the CPU builds a batch, nor the CPU while the disk
+// syncs. Nothing waits on a timer to gather a group; the fsync in progress is the
+// gathering window, so a lone writer pays one fsync and concurrent writers share them.
+//
+// The pipeline is bounded: at most maxInFlightBatches batches are between "applied" and
+// "answered". When all are taken, the builder waits, ops pile up in the queue, and the
+// next batch takes them all — group commit as before, one stage up.
+
+// maxInFlightBatches bounds the batches applied to Pebble but not yet answered: one
+// being fsynced, one whose fsync is queued behind it in Pebble's WAL writer (it starts
+// the moment the first returns), and one being built or waiting to be applied. With
+// fewer, the builder idles while the disk syncs; with more, the extra batches only
+// queue for the same next fsync, each carrying its own state records. Measured in
+// docs/benchmarks.md ("Bookie write path").
+const maxInFlightBatches = 3
 
 type opKind uint8
 
@@ -40,16 +52,28 @@ type op struct {
 	payload  []byte
 	crc      uint32
 	recovery bool
-	// done, if set, runs on the committer goroutine once the op is decided and, when
-	// accepted, durable. It must not block.
-	done func(LedgerState, error)
+	// addDone (adds) or done (the rest), if set, runs on the completer goroutine once
+	// the op is decided and, when accepted, durable — or on the caller's goroutine for
+	// an op refused up front. It must not block.
+	addDone func(error)
+	done    func(LedgerState, error)
+}
+
+func (o *op) finish(st LedgerState, err error) {
+	switch {
+	case o.addDone != nil:
+		o.addDone(err)
+	case o.done != nil:
+		o.done(st, err)
+	}
 }
 
 // AddAsync queues an add and calls done with its outcome: nil once the entry is durable
 // (an identical entry already stored also counts), or ErrFenced, ErrDuplicateEntry,
 // ErrBadChecksum, ErrInvalidArgument, ErrClosed, ErrFailed (wrapped). done runs on the
-// committer goroutine, or on the caller's for a request refused up front; it must not
-// block. The payload must not be modified until done has run.
+// store's completer goroutine, or on the caller's for a request refused up front; it
+// must not block. The adds of one ledger are answered in the order they were queued.
+// The payload must not be modified until done has run.
 func (s *Store) AddAsync(a Add, done func(error)) {
 	if err := checkAdd(a); err != nil {
 		done(err)
@@ -58,7 +82,7 @@ func (s *Store) AddAsync(a Add, done func(error)) {
 	s.enqueue(&op{
 		kind: opAdd, ledger: a.Ledger, entry: a.Entry, lac: a.LAC,
 		payload: a.Payload, crc: a.CRC32C, recovery: a.Recovery,
-		done: func(_ LedgerState, err error) { done(err) },
+		addDone: done,
 	})
 }
 
@@ -69,7 +93,7 @@ func checkAdd(a Add) error {
 	if a.LAC < -1 {
 		return fmt.Errorf("%w: lac %d", ErrInvalidArgument, a.LAC)
 	}
-	// Checked here, on the caller's goroutine, so the committer does no per-byte work.
+	// Checked here, on the caller's goroutine, so the builder does no per-byte work.
 	if got := Checksum(a.Payload); got != a.CRC32C {
 		return fmt.Errorf("%w: entry %d of ledger %d: computed %08x, writer sent %08x", ErrBadChecksum, a.Entry, a.Ledger, got, a.CRC32C)
 	}
@@ -90,7 +114,7 @@ func (s *Store) Add(ctx context.Context, a Add) error {
 }
 
 // UpdateLAC raises the ledger's LAC (an explicit LAC from an idle writer). It does not
-// wait: the new LAC is visible once the committer's next batch commits, and it is
+// wait: the new LAC is visible once the batch that carries it completes, and it is
 // persisted with that batch without an fsync of its own (a crash may lose it; the LAC
 // only ever moves forward again from what the writer sends).
 func (s *Store) UpdateLAC(ledger uint64, lac int64) error {
@@ -134,7 +158,7 @@ func (s *Store) wait(ctx context.Context, o *op) (LedgerState, error) {
 	}
 }
 
-// enqueue hands an op to the committer. A refused op has its callback run here too, and
+// enqueue hands an op to the builder. A refused op has its callback run here too, and
 // the error is also returned.
 func (s *Store) enqueue(o *op) error {
 	s.mu.Lock()
@@ -149,9 +173,7 @@ func (s *Store) enqueue(o *op) error {
 	}
 	s.mu.Unlock()
 	if err != nil {
-		if o.done != nil {
-			o.done(LedgerState{}, err)
-		}
+		o.finish(LedgerState{}, err)
 		return err
 	}
 	s.signal()
@@ -165,14 +187,18 @@ func (s *Store) signal() {
 	}
 }
 
+// commitLoop is the builder goroutine: it takes a pipeline slot, then the queued ops,
+// builds and applies their batch and hands it to the completer. On Close it drains the
+// queue, then closes the hand-off channel so the completer finishes too.
 func (s *Store) commitLoop() {
-	defer close(s.committerDone)
+	defer close(s.built)
 	for {
+		s.slots <- struct{}{} // freed by the completer once a batch is answered
 		ops := s.takePending()
 		if ops == nil {
 			return
 		}
-		s.commitGroup(ops)
+		s.built <- s.build(ops) // never blocks: it has a place per slot
 	}
 }
 
@@ -203,218 +229,4 @@ func (s *Store) takePending() []*op {
 		s.mu.Unlock()
 		<-s.wake
 	}
-}
-
-// staged is a ledger's state as the batch being built will leave it.
-type staged struct {
-	st      LedgerState
-	known   bool // a state record exists (or will) after this batch
-	dirty   bool // the state record must be written in this batch
-	deleted bool // the batch deletes the ledger's entries: Pebble no longer speaks for them
-	notify  bool // waiters must be woken after the commit
-}
-
-// group is one batch under construction.
-type group struct {
-	s       *Store
-	b       *pebble.Batch
-	ledgers map[uint64]*staged
-	// written are the payloads this batch stores, for duplicate checks within it.
-	written map[uint64]map[int64][]byte
-	deleted []uint64
-	sync    bool
-	entries int
-}
-
-func (g *group) ledger(id uint64) *staged {
-	if sl, ok := g.ledgers[id]; ok {
-		return sl
-	}
-	g.s.mu.Lock()
-	st, known := g.s.stateLocked(id)
-	g.s.mu.Unlock()
-	sl := &staged{st: st, known: known}
-	g.ledgers[id] = sl
-	return sl
-}
-
-func (sl *staged) raiseLAC(lac int64) {
-	if lac > sl.st.LAC {
-		sl.st.LAC = lac
-		sl.known, sl.dirty, sl.notify = true, true, true
-	}
-}
-
-// commitGroup decides every op, commits them as one batch, publishes the new state and
-// runs the callbacks.
-func (s *Store) commitGroup(ops []*op) {
-	g := &group{s: s, b: s.db.NewBatch(), ledgers: make(map[uint64]*staged), written: make(map[uint64]map[int64][]byte)}
-	defer g.b.Close()
-	results := make([]error, len(ops))
-	states := make([]LedgerState, len(ops))
-	for i, o := range ops {
-		states[i], results[i] = g.apply(o)
-	}
-	for id, sl := range g.ledgers {
-		if sl.known && sl.dirty {
-			k := ledgerKey(id)
-			g.b.Set(k, encodeState(k, sl.st), nil)
-		}
-	}
-	s.ops.Add(uint64(len(ops)))
-	if !g.b.Empty() {
-		opts := pebble.NoSync
-		if g.sync {
-			opts = pebble.Sync
-		}
-		if err := g.b.Commit(opts); err != nil {
-			s.fail(ops, results, err)
-			return
-		}
-		s.batches.Add(1)
-		if g.sync {
-			s.syncs.Add(1)
-		}
-		s.entries.Add(uint64(g.entries))
-	}
-	s.mu.Lock()
-	for id, sl := range g.ledgers {
-		if sl.known {
-			s.ledgers[id] = sl.st
-		} else {
-			delete(s.ledgers, id)
-		}
-		if sl.notify {
-			s.notifyLocked(id)
-		}
-	}
-	if len(g.deleted) > 0 {
-		s.compactQueue = append(s.compactQueue, g.deleted...)
-	}
-	s.mu.Unlock()
-	if len(g.deleted) > 0 {
-		select {
-		case s.compactWake <- struct{}{}:
-		default:
-		}
-	}
-	for i, o := range ops {
-		if o.done != nil {
-			o.done(states[i], results[i])
-		}
-	}
-}
-
-// fail handles a failed commit: nothing of the batch can be assumed durable or not, so
-// the store refuses all further writes and every op that was to be stored fails.
-//
-// A failed WAL write or fsync never gets here: Pebble treats it as fatal and calls its
-// logger's Fatalf, which panics (pebbleLogger), so the process dies and restarts from
-// what is durable — after an fsync error the page cache and the disk disagree in unknown
-// ways, and restarting is the only honest answer (BookKeeper does the same on a journal
-// failure). This path covers the errors Pebble does return from Commit.
-func (s *Store) fail(ops []*op, results []error, err error) {
-	s.log.Error("store: batch commit failed; refusing all further writes", "err", err, "ops", len(ops))
-	s.mu.Lock()
-	if s.failed == nil {
-		s.failed = err
-	}
-	s.mu.Unlock()
-	for i, o := range ops {
-		if results[i] == nil {
-			results[i] = fmt.Errorf("%w: %v", ErrFailed, err)
-		}
-		if o.done != nil {
-			o.done(LedgerState{}, results[i])
-		}
-	}
-}
-
-// apply decides one op against the staged state and adds its writes to the batch.
-func (g *group) apply(o *op) (LedgerState, error) {
-	sl := g.ledger(o.ledger)
-	switch o.kind {
-	case opAdd:
-		if err := g.add(sl, o); err != nil {
-			return sl.st, err
-		}
-		g.sync = true
-	case opLAC:
-		sl.raiseLAC(o.lac)
-	case opFence:
-		// An already fenced ledger needs nothing: its fence was synced by the batch
-		// that set it (or by this one, which is then synced anyway).
-		if !sl.st.Fenced || !sl.known {
-			sl.st.Fenced = true
-			sl.known, sl.dirty, sl.notify = true, true, true
-			g.sync = true
-		}
-	case opDelete:
-		g.b.DeleteRange(ledgerEntriesStart(o.ledger), ledgerEntriesEnd(o.ledger), nil)
-		g.b.Delete(ledgerKey(o.ledger), nil)
-		*sl = staged{st: LedgerState{LAC: -1, LastEntry: -1}, deleted: true, notify: true}
-		delete(g.written, o.ledger)
-		g.deleted = append(g.deleted, o.ledger)
-		g.sync = true
-	}
-	return sl.st, nil
-}
-
-func (g *group) add(sl *staged, o *op) error {
-	if sl.st.Fenced && !o.recovery {
-		return fmt.Errorf("%w: ledger %d", ErrFenced, o.ledger)
-	}
-	key := entryKey(o.ledger, o.entry)
-	same, exists, err := g.existing(sl, o, key)
-	if err != nil {
-		return err
-	}
-	if exists {
-		if !same {
-			return fmt.Errorf("%w: entry %d of ledger %d", ErrDuplicateEntry, o.entry, o.ledger)
-		}
-		// An identical resend: already durable (or in this batch). Keep its LAC news.
-		sl.raiseLAC(o.lac)
-		return nil
-	}
-	g.b.Set(key, encodeEntry(key, o.lac, o.crc, o.payload), nil)
-	w := g.written[o.ledger]
-	if w == nil {
-		w = make(map[int64][]byte)
-		g.written[o.ledger] = w
-	}
-	w[o.entry] = o.payload
-	g.entries++
-	sl.known, sl.dirty, sl.notify = true, true, true
-	sl.st.LastEntry = max(sl.st.LastEntry, o.entry)
-	sl.raiseLAC(o.lac)
-	return nil
-}
-
-// existing reports whether the entry is already stored (in this batch or in Pebble) and
-// whether with the same payload. A stored record that fails its checks is reported as
-// absent, so that a valid add repairs it.
-func (g *group) existing(sl *staged, o *op, key []byte) (same, exists bool, err error) {
-	if p, ok := g.written[o.ledger][o.entry]; ok {
-		return bytes.Equal(p, o.payload), true, nil
-	}
-	// The state says which ids cannot be stored: above the last entry, or everything
-	// when this batch deleted the ledger. Only the rest costs a read.
-	if !sl.known || sl.deleted || o.entry > sl.st.LastEntry {
-		return false, false, nil
-	}
-	v, closer, err := g.s.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, false, nil
-	}
-	if err != nil {
-		return false, false, fmt.Errorf("store: read entry %d of ledger %d: %w", o.entry, o.ledger, err)
-	}
-	defer closer.Close()
-	e, err := decodeEntry(o.ledger, o.entry, key, v)
-	if err != nil {
-		g.s.log.Warn("store: replacing a corrupt stored entry with a valid add", "ledger", o.ledger, "entry", o.entry, "err", err, "recovery", o.recovery)
-		return false, false, nil
-	}
-	return bytes.Equal(e.Payload, o.payload), true, nil
 }

@@ -38,10 +38,15 @@ const (
 // bytes sort numerically.
 func entryKey(ledger uint64, entry int64) []byte {
 	k := make([]byte, entryKeyLen)
+	putEntryKey(k, ledger, entry)
+	return k
+}
+
+// putEntryKey writes entryKey(ledger, entry) into k, which has entryKeyLen bytes.
+func putEntryKey(k []byte, ledger uint64, entry int64) {
 	k[0] = prefixEntry
 	binary.BigEndian.PutUint64(k[1:9], ledger)
 	binary.BigEndian.PutUint64(k[9:17], uint64(entry))
-	return k
 }
 
 // parseEntryKey is the inverse of entryKey.
@@ -75,9 +80,14 @@ func ledgerEntriesEnd(ledger uint64) []byte {
 // ledgerKey is 'l' | ledger.
 func ledgerKey(ledger uint64) []byte {
 	k := make([]byte, ledgerKeyLen)
+	putLedgerKey(k, ledger)
+	return k
+}
+
+// putLedgerKey writes ledgerKey(ledger) into k, which has ledgerKeyLen bytes.
+func putLedgerKey(k []byte, ledger uint64) {
 	k[0] = prefixLedger
 	binary.BigEndian.PutUint64(k[1:9], ledger)
-	return k
 }
 
 func parseLedgerKey(k []byte) (uint64, bool) {
@@ -101,12 +111,18 @@ const (
 
 func encodeEntry(key []byte, lac int64, crc uint32, payload []byte) []byte {
 	v := make([]byte, entryHeaderLen+len(payload))
+	putEntry(v, key, lac, crc, payload)
+	return v
+}
+
+// putEntry writes the entry record into v, which has entryHeaderLen+len(payload) bytes.
+// The builder uses it to encode straight into the Pebble batch.
+func putEntry(v, key []byte, lac int64, crc uint32, payload []byte) {
 	v[0] = entryRecordVersion
 	binary.BigEndian.PutUint64(v[1:9], uint64(lac))
 	binary.BigEndian.PutUint32(v[9:13], crc)
 	binary.BigEndian.PutUint32(v[13:17], headerChecksum(key, v[:13]))
 	copy(v[entryHeaderLen:], payload)
-	return v
 }
 
 func headerChecksum(key, header []byte) uint32 {
@@ -157,14 +173,20 @@ const (
 
 func encodeState(key []byte, st LedgerState) []byte {
 	v := make([]byte, stateRecordLen)
+	putState(v, key, st)
+	return v
+}
+
+// putState writes the state record into v, which has stateRecordLen bytes.
+func putState(v, key []byte, st LedgerState) {
 	v[0] = stateRecordVersion
+	v[1] = 0 // v may be reused memory (a Pebble batch): set every byte
 	if st.Fenced {
 		v[1] |= flagFenced
 	}
 	binary.BigEndian.PutUint64(v[2:10], uint64(st.LAC))
 	binary.BigEndian.PutUint64(v[10:18], uint64(st.LastEntry))
 	binary.BigEndian.PutUint32(v[18:22], headerChecksum(key, v[:18]))
-	return v
 }
 
 func decodeState(key, v []byte) (LedgerState, error) {

@@ -49,7 +49,7 @@ func mustAdd(t *testing.T, s *Store, a Add) {
 }
 
 // syncGate is an errorfs injector that counts WAL syncs and, when armed, holds the next
-// one until released: a test can then queue ops while the committer is known to be
+// one until released: a test can then queue ops while the pipeline is known to be
 // inside a sync, which makes group commit and crash points deterministic.
 type syncGate struct {
 	mu      sync.Mutex

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/wal"
 )
 
 // Options configures a Store. The zero value is usable.
@@ -19,12 +21,26 @@ type Options struct {
 	FS vfs.FS
 	// Logger receives the store's and Pebble's logs; nil discards them.
 	Logger *slog.Logger
-	// MaxBatchBytes caps the payload bytes the committer puts into one batch; ops beyond
+	// MaxBatchBytes caps the payload bytes the builder puts into one batch; ops beyond
 	// it wait for the next round. Default 16 MiB. A single larger entry still gets a
 	// batch of its own.
 	MaxBatchBytes int
 	// MemTableSize is Pebble's memtable size; default 64 MiB (entries can be 5 MiB).
 	MemTableSize uint64
+	// WALDir, if set, is where Pebble keeps its write-ahead log — the bookie's journal:
+	// every add is fsynced there before it is acknowledged, so a dedicated disk for it
+	// keeps the sstable flushes and compactions of the data dir out of the add latency
+	// (BookKeeper's separate journal directory). A relative path is taken as it is (from
+	// the working directory), not from the store's directory. Once a store has run with
+	// a WALDir it must always be opened with the same one: Pebble refuses another (WALs
+	// it needs may be there), and a marker file in both directories makes the store
+	// refuse a journal directory that was wiped or replaced (ErrJournalMismatch; see
+	// journal.go). Moving from no WALDir to one is allowed: the store's directory is
+	// scanned for the WALs written before.
+	WALDir string
+
+	// batchesInFlight overrides maxInFlightBatches; this package's benchmarks vary it.
+	batchesInFlight int
 }
 
 func (o *Options) applyDefaults() {
@@ -39,6 +55,9 @@ func (o *Options) applyDefaults() {
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 64 << 20
+	}
+	if o.batchesInFlight <= 0 {
+		o.batchesInFlight = maxInFlightBatches
 	}
 }
 
@@ -69,32 +88,44 @@ type LedgerState struct {
 	Fenced    bool
 }
 
-// Stats counts the committer's work. Entries/Syncs is the group-commit factor.
+// Stats counts the write pipeline's work. Entries/Syncs is the group-commit factor (per
+// synced batch; batches in flight together may share one WAL fsync).
 type Stats struct {
 	Batches uint64 // Pebble batches committed
 	Syncs   uint64 // of which committed with an fsync
-	Ops     uint64 // ops taken by the committer (adds, fences, deletes, LAC updates)
+	Ops     uint64 // ops taken by the builder (adds, fences, deletes, LAC updates)
 	Entries uint64 // entries written
 	Ledgers int    // ledgers the store holds now (deleted ones excluded)
 }
 
 // Store is a bookie's Pebble-backed entry store. It is safe for concurrent use.
 //
-// Writes go through one committer goroutine (see doc.go and commit.go); reads go to
-// Pebble directly from the caller's goroutine.
+// Writes go through a two-goroutine pipeline, a builder and a completer (see doc.go and
+// commit.go); reads go to Pebble directly from the caller's goroutine.
 type Store struct {
 	db            *pebble.DB
 	log           *slog.Logger
 	maxBatchBytes int
 
 	wake          chan struct{} // cap 1: ops pending or closing
-	committerDone chan struct{}
+	committerDone chan struct{} // closed when the builder and the completer have ended
 	compactWake   chan struct{} // cap 1: deleted ranges queued
 	compactStop   context.CancelFunc
 	compactorDone chan struct{}
 	quit          chan struct{} // closed by Close: long polls end
 	closeOnce     sync.Once
 	closeErr      error
+
+	// slots has one token per batch between "taken by the builder" and "answered by the
+	// completer" (maxInFlightBatches of them); built carries the applied batches from the
+	// builder to the completer, in order, and has a place per slot.
+	slots chan struct{}
+	built chan *group
+	// staging is every ledger's state as the batches applied so far leave it, fsynced
+	// or not. Invariant: only the builder goroutine (commitLoop) uses it.
+	staging map[uint64]LedgerState
+	// fatalf ends the process (Pebble's logger's Fatalf).
+	fatalf func(format string, args ...any)
 
 	batches, syncs, ops, entries atomic.Uint64
 
@@ -107,14 +138,15 @@ type Store struct {
 	dbClosed bool
 
 	mu sync.Mutex
-	// pending are the ops queued for the committer, in arrival order.
+	// pending are the ops queued for the builder, in arrival order.
 	pending []*op
 	// closing: Close has begun; new ops are refused.
 	closing bool
 	// failed is the write error that put the store in the failed state, if any.
 	failed error
-	// Invariant: ledgers holds the state of every known ledger as of the last committed
-	// batch; only the committer changes it.
+	// Invariant: ledgers holds the state of every known ledger as of the last completed
+	// batch (fsynced, and its ops answered or being answered); only the completer
+	// changes it.
 	ledgers map[uint64]LedgerState
 	// waiters are the long polls parked on a ledger (see WaitLAC).
 	waiters map[uint64]*waiter
@@ -127,17 +159,31 @@ type Store struct {
 	// onPark, when set (by this package's tests only), is called under mu each time a
 	// long poll parks, so tests can wait for that event instead of guessing.
 	onPark func(ledger uint64)
+	// onApplied, when set (by this package's tests only), is called by the builder each
+	// time it has applied a batch to Pebble, before handing it to the completer, with
+	// the number of ops the batch decided.
+	onApplied func(ops int)
 }
 
 // Open opens (creating if needed) the store in dir. It refuses a database whose format
 // version it does not know.
 func Open(dir string, opts Options) (*Store, error) {
 	opts.applyDefaults()
-	db, err := pebble.Open(dir, &pebble.Options{
+	logger := pebbleLogger{opts.Logger}
+	popts := &pebble.Options{
 		FS:           opts.FS,
-		Logger:       pebbleLogger{opts.Logger},
+		Logger:       logger,
 		MemTableSize: opts.MemTableSize,
-	})
+		WALDir:       opts.WALDir,
+	}
+	if opts.WALDir != "" && opts.WALDir != dir {
+		if err := checkJournalDir(opts.FS, dir, opts.WALDir); err != nil {
+			return nil, fmt.Errorf("store: open %s: %w", dir, err)
+		}
+		// WALs of runs before the WALDir was set are in the store's directory.
+		popts.WALRecoveryDirs = []wal.Dir{{FS: opts.FS, Dirname: dir}}
+	}
+	db, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dir, err)
 	}
@@ -161,10 +207,15 @@ func Open(dir string, opts Options) (*Store, error) {
 		compactStop:   cancel,
 		compactorDone: make(chan struct{}),
 		quit:          make(chan struct{}),
+		slots:         make(chan struct{}, opts.batchesInFlight),
+		built:         make(chan *group, opts.batchesInFlight),
+		staging:       maps.Clone(ledgers),
+		fatalf:        logger.Fatalf,
 		ledgers:       ledgers,
 		waiters:       make(map[uint64]*waiter),
 	}
 	go s.commitLoop()
+	go s.completeLoop()
 	go s.compactLoop(cctx)
 	return s, nil
 }
@@ -310,7 +361,7 @@ func (s *Store) stateLocked(ledger uint64) (LedgerState, bool) {
 	return st, true
 }
 
-// Stats returns the committer's counters.
+// Stats returns the write pipeline's counters.
 func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	n := len(s.ledgers)

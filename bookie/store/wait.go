@@ -3,7 +3,7 @@ package store
 import "context"
 
 // Long polls. A reader tailing an open ledger asks "tell me when the LAC passes x". Each
-// ledger with parked readers has one waiter whose channel the committer closes when it
+// ledger with parked readers has one waiter whose channel the completer closes when it
 // publishes a batch that changed the ledger (LAC, entries, fence, deletion); the woken
 // readers re-check their condition and park again on a fresh waiter if it is not met.
 // No reader polls on a timer.
@@ -47,7 +47,7 @@ func (s *Store) WaitLAC(ctx context.Context, ledger uint64, after int64) (Ledger
 
 		select {
 		case <-w.ch:
-			// The committer dropped w from the map when it closed ch; loop to re-check.
+			// The completer dropped w from the map when it closed ch; loop to re-check.
 		case <-ctx.Done():
 			s.mu.Lock()
 			s.leaveLocked(ledger, w)

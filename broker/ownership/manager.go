@@ -148,8 +148,8 @@ type Manager struct {
 	closed    bool
 	// acqMu serialises claiming, so that an ownership key under our lease that is not
 	// in owned always means a release in progress.
-	acqMu sync.Mutex
-	started   time.Time
+	acqMu   sync.Mutex
+	started time.Time
 
 	report chan struct{} // capacity 1: the broker record should be rewritten
 	stop   chan struct{}
@@ -188,8 +188,10 @@ func (m *Manager) OnRelease(f func(context.Context, *Claim)) {
 // BrokerID is this broker's id.
 func (m *Manager) BrokerID() string { return m.cfg.BrokerID }
 
-func (m *Manager) ownershipKey(b Bundle) string { return m.store.Keys.Under("ownership", b.Namespace, b.Range()) }
-func (m *Manager) brokerKey(id string) string   { return m.store.Keys.Under("brokers", id) }
+func (m *Manager) ownershipKey(b Bundle) string {
+	return m.store.Keys.Under("ownership", b.Namespace, b.Range())
+}
+func (m *Manager) brokerKey(id string) string { return m.store.Keys.Under("brokers", id) }
 
 // newSession grants a lease, clears what an earlier incarnation of this broker (same
 // id, so the same advertised address: it cannot be alive) left behind, and registers

@@ -93,6 +93,7 @@ Once serving it prints one line to stderr:  bookie <id> listening on <addr>`,
 	f.StringVar(&endpoints, "etcd", "http://127.0.0.1:2379", "etcd endpoints, comma-separated")
 	f.StringVar(&etcdRoot, "etcd-root", metadata.DefaultRoot, "prefix of all of Strata's keys in etcd")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the cookie and the entry store (required)")
+	f.StringVar(&cfg.JournalDir, "journal-dir", "", "directory for the store's write-ahead log, ideally on its own disk (default: inside --data-dir); once used, always pass the same")
 	f.StringVar(&cfg.ListenAddr, "listen", bookie.DefaultListenAddr, "gRPC listen address (port 0 picks one)")
 	f.StringVar(&cfg.AdvertisedAddr, "advertised-address", "", "address clients dial (default: the listen address)")
 	f.StringVar(&cfg.ID, "id", "", "bookie id in etcd (default: the advertised address)")

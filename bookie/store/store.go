@@ -398,59 +398,7 @@ func (s *Store) Read(ledger uint64, entry int64) (Entry, error) {
 // an error: ErrNoSuchLedger/ErrNoSuchEntry, or *CorruptEntryError for a corrupt first
 // entry. A corrupt entry after the first ends the range; reading it alone reports it.
 func (s *Store) ReadRange(ledger uint64, first, last int64, maxBytes uint64) ([]Entry, error) {
-	if first < 0 || last < first {
-		return nil, fmt.Errorf("%w: entry range %d..%d", ErrInvalidArgument, first, last)
-	}
-	s.lifeMu.RLock()
-	defer s.lifeMu.RUnlock()
-	if s.dbClosed {
-		return nil, ErrClosed
-	}
-	upper := ledgerEntriesEnd(ledger)
-	if last < 1<<63-1 {
-		upper = entryKey(ledger, last+1)
-	}
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: entryKey(ledger, first), UpperBound: upper})
-	if err != nil {
-		return nil, fmt.Errorf("store: read ledger %d: %w", ledger, err)
-	}
-	defer it.Close()
-	var (
-		out   []Entry
-		total uint64
-		next  = first
-	)
-	for ok := it.First(); ok; ok = it.Next() {
-		_, id, ok := parseEntryKey(it.Key())
-		if !ok || id != next {
-			break
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			return nil, fmt.Errorf("store: read entry %d of ledger %d: %w", id, ledger, err)
-		}
-		size := uint64(max(len(v)-entryHeaderLen, 0))
-		if maxBytes > 0 && len(out) > 0 && total+size > maxBytes {
-			break
-		}
-		e, err := decodeEntry(ledger, id, it.Key(), v)
-		if err != nil {
-			if len(out) > 0 {
-				break
-			}
-			return nil, err
-		}
-		out = append(out, e)
-		total += size
-		next++
-	}
-	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("store: read ledger %d: %w", ledger, err)
-	}
-	if len(out) == 0 {
-		return nil, s.missing(ledger, first)
-	}
-	return out, nil
+	return s.ReadStep(ledger, first, last, 1, maxBytes)
 }
 
 func (s *Store) missing(ledger uint64, entry int64) error {

@@ -295,3 +295,41 @@ func contains(xs []string, x string) bool {
 
 // crc32IEEE is the bundle hash as docs/format/metadata.md states it.
 func crc32IEEE(s string) uint32 { return crc32.ChecksumIEEE([]byte(s)) }
+
+// TestClusterHTTPLookup: a client whose service URL is one broker's http:// address
+// reaches topics served by either broker — HTTP lookups answer with the owner, or 307
+// to the broker chosen for a bundle nobody owns — and produces and consumes on each.
+func TestClusterHTTPLookup(t *testing.T) {
+	c := harness.StartCluster(t, harness.ClusterOptions{Bookies: 3, Brokers: 2, Dir: testDir(t)})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	client := newClient(t, c.Brokers[0].HTTPURL)
+	// Until both brokers served a topic (at most 40 topics: the 4 bundles of
+	// public/default go to the least-loaded broker, so both get some).
+	served := map[string]int{}
+	for i := 0; i < 40 && (len(served) < 2 || i < 8); i++ {
+		topic := fmt.Sprintf("persistent://public/default/http-lookup-%d-%d", i, time.Now().UnixNano())
+		cons, err := client.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
+		if err != nil {
+			t.Fatalf("subscribe %s through %s: %v", topic, c.Brokers[0].HTTPURL, err)
+		}
+		p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: []byte(topic)}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := cons.Receive(ctx)
+		if err != nil || string(m.Payload()) != topic {
+			t.Fatalf("receive on %s: %v", topic, err)
+		}
+		p.Close()
+		cons.Close()
+		served[lookupURL(t, c.Brokers[1], topic)]++
+	}
+	t.Logf("topics by serving broker: %v", served)
+	if len(served) != 2 {
+		t.Fatalf("every topic served by one broker (%v): the other's lookups were not exercised", served)
+	}
+}

@@ -66,7 +66,7 @@ func redirectTo(w http.ResponseWriter, r *http.Request, base string, authoritati
 	w.WriteHeader(http.StatusTemporaryRedirect)
 }
 
-// ownershipOr503 returns the ownership manager, or answers 404 when the broker has none.
+// ownershipOr404 returns the ownership manager, or answers 404 when the broker has none.
 func (a *API) ownershipOr404(w http.ResponseWriter) *ownership.Manager {
 	own := a.svc.Ownership()
 	if own == nil {
@@ -152,16 +152,12 @@ func (a *API) unloadNamespace(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	bs, _, err := own.NamespaceBundles(r.Context(), ns)
+	// One read of the namespace's bundles, then each owner in turn.
+	bundles, err := own.List(r.Context(), ns)
 	if !handle(w, err) {
 		return
 	}
-	for i := 0; i+1 < len(bs.Boundaries); i++ {
-		rng := bs.Boundaries[i] + "_" + bs.Boundaries[i+1]
-		b, err := own.ParseBundle(r.Context(), ns, rng)
-		if !handle(w, err) {
-			return
-		}
+	for _, b := range bundles {
 		o, found, err := own.OwnerOf(r.Context(), b)
 		if !handle(w, err) {
 			return
@@ -174,7 +170,8 @@ func (a *API) unloadNamespace(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		default:
-			if err := a.forward(r, http.MethodPut, o.HTTPURL, "/admin/v2/namespaces/"+ns+"/"+url.PathEscape(rng)+"/unload"); !handle(w, err) {
+			path := "/admin/v2/namespaces/" + ns + "/" + url.PathEscape(b.Range()) + "/unload"
+			if err := a.remote(r, http.MethodPut, o.HTTPURL, path, nil); !handle(w, err) {
 				return
 			}
 		}
@@ -396,10 +393,4 @@ func (a *API) remote(r *http.Request, method, base, path string, out any) error 
 		return nil
 	}
 	return json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(out)
-}
-
-// forward makes an admin call without a body on another broker (fan-out of namespace
-// operations).
-func (a *API) forward(r *http.Request, method, base, path string) error {
-	return a.remote(r, method, base, path, nil)
 }

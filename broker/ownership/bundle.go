@@ -158,11 +158,7 @@ func (m *Manager) NamespaceBundles(ctx context.Context, ns string) (Bundles, int
 // BundleOf returns the bundle that holds a topic.
 func (m *Manager) BundleOf(ctx context.Context, name topic.Name) (Bundle, error) {
 	ns := name.NamespaceName()
-	bs, _, err := m.NamespaceBundles(ctx, ns)
-	if err != nil {
-		return Bundle{}, err
-	}
-	list, err := bs.list(ns)
+	list, err := m.List(ctx, ns)
 	if err != nil {
 		return Bundle{}, err
 	}
@@ -175,13 +171,18 @@ func (m *Manager) BundleOf(ctx context.Context, name topic.Name) (Bundle, error)
 	return Bundle{}, fmt.Errorf("%w: no bundle of %s holds hash %#x", ErrBadBundle, ns, h)
 }
 
-// ParseBundle finds the current bundle of ns named by rng ("0x..._0x...").
-func (m *Manager) ParseBundle(ctx context.Context, ns, rng string) (Bundle, error) {
+// List returns the current bundles of namespace ns, in hash order.
+func (m *Manager) List(ctx context.Context, ns string) ([]Bundle, error) {
 	bs, _, err := m.NamespaceBundles(ctx, ns)
 	if err != nil {
-		return Bundle{}, err
+		return nil, err
 	}
-	list, err := bs.list(ns)
+	return bs.list(ns)
+}
+
+// ParseBundle finds the current bundle of ns named by rng ("0x..._0x...").
+func (m *Manager) ParseBundle(ctx context.Context, ns, rng string) (Bundle, error) {
+	list, err := m.List(ctx, ns)
 	if err != nil {
 		return Bundle{}, err
 	}

@@ -260,6 +260,14 @@ func TestAdminTopicsSubscriptions(t *testing.T) {
 	if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("late")}); err == nil {
 		t.Fatal("send after terminate succeeded")
 	}
+	// The forced delete disconnects the producer and the consumer; they reconnect at
+	// once, and with auto topic creation (on by default, as in Pulsar) their reconnect
+	// would create the topic again before the stats below. Turn it off first, so that
+	// what the delete did is what the stats see.
+	if err := adm.Namespaces().SetTopicAutoCreation(*mustNS(t, "public/default"),
+		utils.TopicAutoCreationConfig{Allow: false, Type: utils.NonPartitioned}); err != nil {
+		t.Fatal(err)
+	}
 	if err := adm.Topics().Delete(tn, true, true); err != nil {
 		t.Fatal(err)
 	}

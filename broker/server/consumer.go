@@ -6,8 +6,8 @@ import (
 	"sort"
 	"sync/atomic"
 
-	"github.com/strata-io/strata/broker/errcode"
 	"github.com/strata-io/strata/broker/dispatch"
+	"github.com/strata-io/strata/broker/errcode"
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"

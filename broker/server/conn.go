@@ -122,6 +122,14 @@ func (c *conn) close() {
 
 func (c *conn) run() {
 	defer c.teardown()
+	r := wire.NewReader(c.nc, c.srv.cfg.MaxMessageSize+wire.FramePadding)
+	// The handshake's answer is written before the writer starts: CONNECTED is the
+	// first frame, and a refusal reaches the client before the connection closes.
+	if err := c.handshake(r); err != nil {
+		c.log.Debug("handshake failed", "err", err)
+		c.close()
+		return
+	}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -130,11 +138,6 @@ func (c *conn) run() {
 	defer func() { <-writerDone }()
 	defer c.close()
 
-	r := wire.NewReader(c.nc, c.srv.cfg.MaxMessageSize+wire.FramePadding)
-	if err := c.handshake(r); err != nil {
-		c.log.Debug("handshake failed", "err", err)
-		return
-	}
 	for {
 		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
 		f, err := r.ReadFrame()
@@ -155,6 +158,7 @@ func (c *conn) run() {
 	}
 }
 
+// handshake reads CONNECT and writes the answer itself (the writer is not running yet).
 func (c *conn) handshake(r *wire.Reader) error {
 	c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	f, err := r.ReadFrame()
@@ -167,7 +171,7 @@ func (c *conn) handshake(r *wire.Reader) error {
 	cc := f.Command.GetConnect()
 	v := cc.GetProtocolVersion()
 	if v < minProtocolVersion {
-		c.send(wire.NewError(0, pulsar.ServerError_UnsupportedVersionError,
+		c.writeNow(wire.NewError(0, pulsar.ServerError_UnsupportedVersionError,
 			fmt.Sprintf("protocol version %d is too old; need %d or newer", v, minProtocolVersion)))
 		return fmt.Errorf("server: protocol version %d unsupported", v)
 	}
@@ -175,8 +179,17 @@ func (c *conn) handshake(r *wire.Reader) error {
 		v = maxProtocolVersion
 	}
 	c.log = c.log.With("client", cc.GetClientVersion())
-	c.send(wire.NewConnected(c.srv.cfg.ServerVersion, v, int32(c.srv.cfg.MaxMessageSize)))
-	return nil
+	return c.writeNow(wire.NewConnected(c.srv.cfg.ServerVersion, v, int32(c.srv.cfg.MaxMessageSize)))
+}
+
+// writeNow writes one frame directly; only before the writer goroutine starts.
+func (c *conn) writeNow(cmd *pulsar.BaseCommand) error {
+	w := wire.NewWriter(c.nc, c.srv.cfg.MaxMessageSize+wire.FramePadding)
+	if err := w.WriteCommand(cmd); err != nil {
+		return err
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+	return w.Flush()
 }
 
 // writeLoop batches queued frames into one write per wake-up.

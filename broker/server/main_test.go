@@ -98,11 +98,11 @@ func (pipeAddr) String() string  { return "pipe" }
 // a goroutine of its own reads the server's frames into a channel, so the server's
 // writer never waits for the test.
 type client struct {
-	t      *testing.T
-	nc     net.Conn
-	w      *wire.Writer
-	frames chan wire.Frame // closed when the connection ends
-	readErr error          // set before frames is closed
+	t       *testing.T
+	nc      net.Conn
+	w       *wire.Writer
+	frames  chan wire.Frame // closed when the connection ends
+	readErr error           // set before frames is closed
 }
 
 // dial opens a connection without a handshake, for test t (which closes it at its end).

@@ -14,8 +14,10 @@ import (
 	"github.com/strata-io/strata/proto/pulsar"
 )
 
-// Schema commands (reference §2.20) over service.Schemas. Versions travel as 8-byte
-// big-endian integers, as Pulsar's do.
+// Schema commands (GET_SCHEMA, GET_OR_CREATE_SCHEMA; their messages are CommandGetSchema
+// and CommandGetOrCreateSchema in pulsar-common/src/main/proto/PulsarApi.proto of
+// github.com/apache/pulsar) over service.Schemas. Versions travel as 8-byte big-endian
+// integers, as Pulsar's do.
 
 func schemaVersionBytes(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
 

@@ -16,8 +16,8 @@
 // so a more specific error wrapped inside them still decides. An error no row matches
 // answers UnknownError, 500, not retriable.
 //
-// Completeness: completeness_test.go parses the source of every package whose errors the
-// broker surfaces (one slice, ErrorPackages in the test) and fails when an exported
-// error there has no row here. Each layer may still answer a condition that is not one
-// of these errors (a malformed request, an unknown producer id) with a code of its own.
+// Completeness: completeness_test.go parses the source of every package whose errors
+// the broker surfaces (one slice, ErrorPackages) and fails when an exported error there
+// has no row here. Each layer may still answer a condition that is not one of these
+// errors (a malformed request, an unknown producer id) with a code of its own.
 package errcode

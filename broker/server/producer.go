@@ -169,6 +169,12 @@ func (c *conn) handleSend(cmd *pulsar.CommandSend, f wire.Frame) {
 		HighestSequenceID: int64(cmd.GetHighestSequenceId()), Entry: f.Payload.Entry, NumMessages: n}
 	h.topic.Publish(msg, func(pos managedledger.Position, err error) {
 		if err != nil {
+			// A write that failed, for whatever reason, is PersistenceError on
+			// SEND_ERROR, Pulsar's code for it; the codes clients act on otherwise
+			// (TopicTerminatedError, quota) come from the table. pulsar-client-go
+			// (v0.19.0, pulsar/internal/connection.go handleSendError) drops the
+			// producer on NotAllowedError and TopicTerminatedError and reconnects and
+			// resends on any other code.
 			code := errcode.ServerError(err)
 			if code == pulsar.ServerError_UnknownError || code == pulsar.ServerError_ServiceNotReady {
 				code = pulsar.ServerError_PersistenceError

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/broker/wire"
 	"github.com/strata-io/strata/proto/pulsar"
 )
@@ -150,4 +151,39 @@ func TestWaitingProducerEndsWithItsConnection(t *testing.T) {
 	}
 	c.expectClosed()
 	b.expectClosed()
+}
+
+// TestBrokerClosesProducerAndConsumer: a topic unloaded by the broker tells each of its
+// producers and consumers with CLOSE_PRODUCER / CLOSE_CONSUMER; the clients then
+// recreate them.
+func TestBrokerClosesProducerAndConsumer(t *testing.T) {
+	e := newEnv(t)
+	const name = "persistent://public/default/unloaded"
+	p, c := e.connect(t), e.connect(t)
+	produce(p, name, 3, "before")
+	c.send(subscribeCmd(name, "s", pulsar.CommandSubscribe_Shared, 4, 1))
+	c.expect(pulsar.BaseCommand_SUCCESS)
+
+	tn, err := topic.Parse(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Unload(testCtx(t), tn); err != nil {
+		t.Fatalf("unload: %v", err)
+	}
+	if cp := p.expect(pulsar.BaseCommand_CLOSE_PRODUCER).GetCloseProducer(); cp.GetProducerId() != 3 {
+		t.Fatalf("CLOSE_PRODUCER for producer %d, want 3", cp.GetProducerId())
+	}
+	if cc := c.expect(pulsar.BaseCommand_CLOSE_CONSUMER).GetCloseConsumer(); cc.GetConsumerId() != 4 {
+		t.Fatalf("CLOSE_CONSUMER for consumer %d, want 4", cc.GetConsumerId())
+	}
+
+	// Both come back on their connections, with the same ids, and the message flows.
+	produce(p, name, 3, "after")
+	c.send(subscribeCmd(name, "s", pulsar.CommandSubscribe_Shared, 4, 2))
+	c.expect(pulsar.BaseCommand_SUCCESS)
+	c.send(flowCmd(4, 10))
+	if _, got := receive(c, 4, 2); got[0] != "before" || got[1] != "after" {
+		t.Fatalf("received %q, want [before after]", got)
+	}
 }

@@ -9,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"github.com/strata-io/strata/broker/wire"
 	"github.com/strata-io/strata/proto/pulsar"
 )
@@ -31,17 +29,28 @@ type outFrame struct {
 	slot bool
 }
 
+// handlerTimeout bounds each async handler (opening a topic, a lookup, a seek).
+const handlerTimeout = 30 * time.Second
+
 // conn is one client connection. The reader goroutine (run) owns reading and handling;
 // the writer goroutine owns the socket's write side. Handlers that do I/O (opening a
-// topic) run on their own goroutines and answer through the same queue.
+// topic) run on their own goroutines (async) and answer through the same queue.
+//
+// One context, ctx, lives as long as the connection: close cancels it, and every
+// handler's context derives from it, so a closing connection stops its handlers'
+// I/O without a watcher goroutine per handler.
 type conn struct {
 	srv *Server
 	nc  net.Conn
 	log *slog.Logger
 
-	out       chan outFrame
-	done      chan struct{} // closed when the connection is torn down
+	// ctx is cancelled by close; done is ctx.Done(), for selects.
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      <-chan struct{}
 	closeOnce sync.Once
+
+	out chan outFrame
 	// publishSlots bounds SENDs whose answer the writer has not taken yet (back-pressure
 	// on a fast producer, or on one that stops reading).
 	publishSlots chan struct{}
@@ -52,7 +61,10 @@ type conn struct {
 	// Invariant: every frame in it holds a publish slot, so len ≤ cap = the slot count
 	// and queueing never blocks.
 	sendAnswers chan outFrame
-	handlers    sync.WaitGroup
+	// handlers tracks the async handlers; teardown waits for them.
+	// Invariant: only the reader goroutine adds to it (handlers start from handle),
+	// and it waits for it only after its last handle, so no Add races the Wait.
+	handlers sync.WaitGroup
 
 	mu sync.Mutex
 	// Invariant: producers and consumers hold this connection's registered handles by
@@ -62,10 +74,11 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &conn{
 		srv: s, nc: nc, log: s.log.With("remote", nc.RemoteAddr().String()),
+		ctx: ctx, cancel: cancel, done: ctx.Done(),
 		out:          make(chan outFrame, 1024),
-		done:         make(chan struct{}),
 		publishSlots: make(chan struct{}, s.cfg.MaxPendingPublishPerConnection),
 		sendAnswers:  make(chan outFrame, s.cfg.MaxPendingPublishPerConnection),
 		producers:    map[uint64]*producerHandle{},
@@ -96,17 +109,27 @@ func (c *conn) sendAnswer(cmd *pulsar.BaseCommand) {
 	}
 }
 
-// close tears the connection down (idempotent): the socket closes, producers and
-// consumers are unregistered from their topics.
+// close tears the connection down (idempotent, any goroutine, never waits): the
+// connection's context is cancelled, which stops its handlers, and the socket closes,
+// which ends the reader; the reader's teardown then waits for the handlers and
+// unregisters the producers and consumers from their topics.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
-		close(c.done)
+		c.cancel()
 		c.nc.Close()
 	})
 }
 
 func (c *conn) run() {
 	defer c.teardown()
+	r := wire.NewReader(c.nc, c.srv.cfg.MaxMessageSize+wire.FramePadding)
+	// The handshake's answer is written before the writer starts: CONNECTED is the
+	// first frame, and a refusal reaches the client before the connection closes.
+	if err := c.handshake(r); err != nil {
+		c.log.Debug("handshake failed", "err", err)
+		c.close()
+		return
+	}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -115,11 +138,6 @@ func (c *conn) run() {
 	defer func() { <-writerDone }()
 	defer c.close()
 
-	r := wire.NewReader(c.nc, c.srv.cfg.MaxMessageSize+wire.FramePadding)
-	if err := c.handshake(r); err != nil {
-		c.log.Debug("handshake failed", "err", err)
-		return
-	}
 	for {
 		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
 		f, err := r.ReadFrame()
@@ -140,6 +158,7 @@ func (c *conn) run() {
 	}
 }
 
+// handshake reads CONNECT and writes the answer itself (the writer is not running yet).
 func (c *conn) handshake(r *wire.Reader) error {
 	c.nc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	f, err := r.ReadFrame()
@@ -152,7 +171,7 @@ func (c *conn) handshake(r *wire.Reader) error {
 	cc := f.Command.GetConnect()
 	v := cc.GetProtocolVersion()
 	if v < minProtocolVersion {
-		c.send(wire.NewError(0, pulsar.ServerError_UnsupportedVersionError,
+		c.writeNow(wire.NewError(0, pulsar.ServerError_UnsupportedVersionError,
 			fmt.Sprintf("protocol version %d is too old; need %d or newer", v, minProtocolVersion)))
 		return fmt.Errorf("server: protocol version %d unsupported", v)
 	}
@@ -160,8 +179,17 @@ func (c *conn) handshake(r *wire.Reader) error {
 		v = maxProtocolVersion
 	}
 	c.log = c.log.With("client", cc.GetClientVersion())
-	c.send(wire.NewConnected(c.srv.cfg.ServerVersion, v, int32(c.srv.cfg.MaxMessageSize)))
-	return nil
+	return c.writeNow(wire.NewConnected(c.srv.cfg.ServerVersion, v, int32(c.srv.cfg.MaxMessageSize)))
+}
+
+// writeNow writes one frame directly; only before the writer goroutine starts.
+func (c *conn) writeNow(cmd *pulsar.BaseCommand) error {
+	w := wire.NewWriter(c.nc, c.srv.cfg.MaxMessageSize+wire.FramePadding)
+	if err := w.WriteCommand(cmd); err != nil {
+		return err
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+	return w.Flush()
 }
 
 // writeLoop batches queued frames into one write per wake-up.
@@ -231,23 +259,15 @@ func (c *conn) teardown() {
 	}
 }
 
-// async runs a handler that does I/O on its own goroutine, bounded by the connection's
-// life.
+// async runs a handler that does I/O on one goroutine of its own, tracked by
+// c.handlers. Its context ends with the connection or after handlerTimeout. Called
+// from the reader goroutine only (see c.handlers).
 func (c *conn) async(f func(ctx context.Context)) {
-	c.handlers.Add(1)
-	go func() {
-		defer c.handlers.Done()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	c.handlers.Go(func() {
+		ctx, cancel := context.WithTimeout(c.ctx, handlerTimeout)
 		defer cancel()
-		go func() {
-			select {
-			case <-c.done:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		f(ctx)
-	}()
+	})
 }
 
 // handle dispatches one frame. A returned error closes the connection.
@@ -290,12 +310,3 @@ func (c *conn) handle(f wire.Frame) error {
 	}
 	return nil
 }
-
-func errMessage(err error) string {
-	if err == nil {
-		return ""
-	}
-	return err.Error()
-}
-
-var _ = proto.Bool

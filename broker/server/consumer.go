@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 
 	"github.com/strata-io/strata/broker/dispatch"
+	"github.com/strata-io/strata/broker/errcode"
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"
@@ -135,13 +136,13 @@ func (c *conn) handleSubscribe(cmd *pulsar.CommandSubscribe) {
 	c.async(func(ctx context.Context) {
 		name, err := topic.Parse(cmd.GetTopic())
 		if err != nil {
-			c.send(wire.NewError(reqID, pulsar.ServerError_InvalidTopicName, err.Error()))
+			c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		create := cmd.ForceTopicCreation == nil || cmd.GetForceTopicCreation()
 		t, err := c.srv.svc.Topic(ctx, name, create)
 		if err != nil {
-			c.send(wire.NewError(reqID, serverError(err), err.Error()))
+			c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		h := &consumerHandle{c: c, id: consID, topic: t, out: newOutbox(c)}
@@ -167,11 +168,7 @@ func (c *conn) handleSubscribe(cmd *pulsar.CommandSubscribe) {
 		}
 		cons, err := t.Subscribe(ctx, spec)
 		if err != nil {
-			code := serverError(err)
-			if errorsIsAssign(err) {
-				code = pulsar.ServerError_ConsumerAssignError
-			}
-			c.send(wire.NewError(reqID, code, err.Error()))
+			c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		h.cons = cons
@@ -216,7 +213,7 @@ func (c *conn) handleAck(a *pulsar.CommandAck) {
 		}
 		done = func(err error) {
 			if err != nil {
-				send(wire.NewAckResponseError(a.GetConsumerId(), reqID, serverError(err), err.Error()))
+				send(wire.NewAckResponseError(a.GetConsumerId(), reqID, errcode.ServerError(err), err.Error()))
 				return
 			}
 			send(wire.NewAckResponse(a.GetConsumerId(), reqID))
@@ -272,7 +269,7 @@ func (c *conn) handleUnsubscribe(u *pulsar.CommandUnsubscribe) {
 		err := h.topic.Unsubscribe(ctx, h.cons.Subscription(), h.cons, u.GetForce())
 		if err != nil {
 			h.unsubscribing.Store(false)
-			c.send(wire.NewError(reqID, serverError(err), err.Error()))
+			c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		c.mu.Lock()
@@ -301,7 +298,7 @@ func (c *conn) handleSeek(s *pulsar.CommandSeek) {
 		} else {
 			p, err := h.topic.FindByPublishTime(ctx, int64(s.GetMessagePublishTime()))
 			if err != nil {
-				c.send(wire.NewError(reqID, serverError(err), err.Error()))
+				c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 				return
 			}
 			to = p
@@ -313,7 +310,7 @@ func (c *conn) handleSeek(s *pulsar.CommandSeek) {
 		h.cons.Subscription().Seek(to, func(err error) {
 			defer close(done)
 			if err != nil {
-				h.reply(wire.NewError(reqID, serverError(err), err.Error()))
+				h.reply(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 				return
 			}
 			h.reply(wire.NewSuccess(reqID))
@@ -332,7 +329,7 @@ func (c *conn) handleGetLastMessageID(g *pulsar.CommandGetLastMessageId) {
 	c.async(func(ctx context.Context) {
 		last, batchIdx, err := h.topic.LastMessage(ctx)
 		if err != nil {
-			c.send(wire.NewError(reqID, serverError(err), err.Error()))
+			c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		var lastID *pulsar.MessageIdData

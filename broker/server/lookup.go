@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/strata-io/strata/broker/errcode"
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/broker/wire"
 	"github.com/strata-io/strata/proto/pulsar"
@@ -17,7 +18,7 @@ func (c *conn) handleLookup(cmd *pulsar.CommandLookupTopic) {
 	reqID := cmd.GetRequestId()
 	name, err := topic.Parse(cmd.GetTopic())
 	if err != nil {
-		c.send(wire.NewLookupFailed(reqID, pulsar.ServerError_InvalidTopicName, err.Error()))
+		c.send(wire.NewLookupFailed(reqID, errcode.ServerError(err), err.Error()))
 		return
 	}
 	own := c.srv.svc.Ownership()
@@ -33,7 +34,7 @@ func (c *conn) handleLookup(cmd *pulsar.CommandLookupTopic) {
 		res, err := own.Lookup(ctx, name, cmd.GetAuthoritative())
 		switch {
 		case err != nil:
-			c.send(wire.NewLookupFailed(reqID, serverError(err), err.Error()))
+			c.send(wire.NewLookupFailed(reqID, errcode.ServerError(err), err.Error()))
 		case res.Redirect:
 			c.send(wire.NewLookupRedirect(reqID, res.Target.PulsarURL, "", true))
 		default:
@@ -46,13 +47,13 @@ func (c *conn) handlePartitionedMetadata(cmd *pulsar.CommandPartitionedTopicMeta
 	reqID := cmd.GetRequestId()
 	name, err := topic.Parse(cmd.GetTopic())
 	if err != nil {
-		c.send(wire.NewPartitionedMetadataError(reqID, pulsar.ServerError_InvalidTopicName, err.Error()))
+		c.send(wire.NewPartitionedMetadataError(reqID, errcode.ServerError(err), err.Error()))
 		return
 	}
 	c.async(func(ctx context.Context) {
 		n, err := c.srv.svc.Namespaces.PartitionedMetadata(ctx, name)
 		if err != nil {
-			c.send(wire.NewError(reqID, serverError(err), err.Error()))
+			c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		c.send(wire.NewPartitionedMetadataResponse(reqID, uint32(n)))
@@ -69,7 +70,7 @@ func (c *conn) handleTopicsOfNamespace(cmd *pulsar.CommandGetTopicsOfNamespace) 
 		}
 		topics, err := c.srv.svc.Namespaces.TopicsOf(ctx, ns)
 		if err != nil {
-			c.send(wire.NewError(reqID, serverError(err), err.Error()))
+			c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		c.send(wire.NewGetTopicsOfNamespaceResponse(reqID, topics))

@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strata-io/strata/broker/errcode"
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"
@@ -46,12 +47,12 @@ func (c *conn) handleProducer(cmd *pulsar.CommandProducer) {
 	c.async(func(ctx context.Context) {
 		name, err := topic.Parse(cmd.GetTopic())
 		if err != nil {
-			c.send(wire.NewError(reqID, pulsar.ServerError_InvalidTopicName, err.Error()))
+			c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		t, err := c.srv.svc.Topic(ctx, name, true)
 		if err != nil {
-			c.send(wire.NewError(reqID, serverError(err), err.Error()))
+			c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		h := &producerHandle{id: prodID, topic: t}
@@ -62,7 +63,7 @@ func (c *conn) handleProducer(cmd *pulsar.CommandProducer) {
 		spec.OnClose = func() { c.brokerClosedProducer(h) }
 		p, err := t.AddProducer(ctx, spec)
 		if err != nil {
-			c.send(wire.NewError(reqID, serverError(err), err.Error()))
+			c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		h.p = p
@@ -73,7 +74,7 @@ func (c *conn) handleProducer(cmd *pulsar.CommandProducer) {
 			v, err := c.srv.svc.Schemas.GetOrCreate(ctx, name, schemaInfo(cmd.GetSchema()))
 			if err != nil {
 				t.RemoveProducer(p)
-				c.send(wire.NewError(reqID, serverError(err), err.Error()))
+				c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 				return
 			}
 			schemaVer = schemaVersionBytes(v)
@@ -81,7 +82,7 @@ func (c *conn) handleProducer(cmd *pulsar.CommandProducer) {
 		if sub := cmd.GetInitialSubscriptionName(); sub != "" {
 			if err := t.EnsureSubscription(ctx, sub); err != nil {
 				t.RemoveProducer(p)
-				c.send(wire.NewError(reqID, serverError(err), err.Error()))
+				c.send(wire.NewError(reqID, errcode.ServerError(err), err.Error()))
 				return
 			}
 		}
@@ -168,7 +169,13 @@ func (c *conn) handleSend(cmd *pulsar.CommandSend, f wire.Frame) {
 		HighestSequenceID: int64(cmd.GetHighestSequenceId()), Entry: f.Payload.Entry, NumMessages: n}
 	h.topic.Publish(msg, func(pos managedledger.Position, err error) {
 		if err != nil {
-			code := serverError(err)
+			// A write that failed, for whatever reason, is PersistenceError on
+			// SEND_ERROR, Pulsar's code for it; the codes clients act on otherwise
+			// (TopicTerminatedError, quota) come from the table. pulsar-client-go
+			// (v0.19.0, pulsar/internal/connection.go handleSendError) drops the
+			// producer on NotAllowedError and TopicTerminatedError and reconnects and
+			// resends on any other code.
+			code := errcode.ServerError(err)
 			if code == pulsar.ServerError_UnknownError || code == pulsar.ServerError_ServiceNotReady {
 				code = pulsar.ServerError_PersistenceError
 			}

@@ -7,14 +7,17 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/strata-io/strata/broker/errcode"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/broker/wire"
 	"github.com/strata-io/strata/proto/pulsar"
 )
 
-// Schema commands (reference §2.20) over service.Schemas. Versions travel as 8-byte
-// big-endian integers, as Pulsar's do.
+// Schema commands (GET_SCHEMA, GET_OR_CREATE_SCHEMA; their messages are CommandGetSchema
+// and CommandGetOrCreateSchema in pulsar-common/src/main/proto/PulsarApi.proto of
+// github.com/apache/pulsar) over service.Schemas. Versions travel as 8-byte big-endian
+// integers, as Pulsar's do.
 
 func schemaVersionBytes(v int64) []byte { return binary.BigEndian.AppendUint64(nil, uint64(v)) }
 
@@ -52,7 +55,7 @@ func (c *conn) handleGetSchema(cmd *pulsar.CommandGetSchema) {
 	reqID := cmd.GetRequestId()
 	name, err := topic.Parse(cmd.GetTopic())
 	if err != nil {
-		c.send(wire.NewGetSchemaError(reqID, pulsar.ServerError_InvalidTopicName, err.Error()))
+		c.send(wire.NewGetSchemaError(reqID, errcode.ServerError(err), err.Error()))
 		return
 	}
 	version, ok := schemaVersion(cmd.GetSchemaVersion())
@@ -62,11 +65,11 @@ func (c *conn) handleGetSchema(cmd *pulsar.CommandGetSchema) {
 	c.async(func(ctx context.Context) {
 		info, v, err := c.srv.svc.Schemas.Get(ctx, name, version)
 		if err != nil {
+			msg := err.Error()
 			if errors.Is(err, service.ErrSchemaNotFound) {
-				c.send(wire.NewGetSchemaError(reqID, pulsar.ServerError_TopicNotFound, wire.SchemaNotFoundMessage))
-				return
+				msg = wire.SchemaNotFoundMessage // Pulsar's text for a topic without a schema
 			}
-			c.send(wire.NewGetSchemaError(reqID, serverError(err), err.Error()))
+			c.send(wire.NewGetSchemaError(reqID, errcode.ServerError(err), msg))
 			return
 		}
 		c.send(wire.NewGetSchemaResponse(reqID, schemaProto(info), schemaVersionBytes(v)))
@@ -77,13 +80,13 @@ func (c *conn) handleGetOrCreateSchema(cmd *pulsar.CommandGetOrCreateSchema) {
 	reqID := cmd.GetRequestId()
 	name, err := topic.Parse(cmd.GetTopic())
 	if err != nil {
-		c.send(wire.NewGetOrCreateSchemaError(reqID, pulsar.ServerError_InvalidTopicName, err.Error()))
+		c.send(wire.NewGetOrCreateSchemaError(reqID, errcode.ServerError(err), err.Error()))
 		return
 	}
 	c.async(func(ctx context.Context) {
 		v, err := c.srv.svc.Schemas.GetOrCreate(ctx, name, schemaInfo(cmd.GetSchema()))
 		if err != nil {
-			c.send(wire.NewGetOrCreateSchemaError(reqID, serverError(err), err.Error()))
+			c.send(wire.NewGetOrCreateSchemaError(reqID, errcode.ServerError(err), err.Error()))
 			return
 		}
 		c.send(wire.NewGetOrCreateSchemaResponse(reqID, schemaVersionBytes(v)))

@@ -88,12 +88,12 @@ func TestDeduplicationSurvivesReopen(t *testing.T) {
 	// reconnect) is dropped, and every answer still comes back in order.
 	res := publishAll(t, tp, "p", []int64{0, 1, 2, 3, 4, 5, 3, 4, 5, 6, 7})
 	for _, r := range res[6:9] {
-		if r.pos != Duplicate {
+		if r.pos != Duplicate() {
 			t.Errorf("resent seq %d stored at %v, want dropped", r.seq, r.pos)
 		}
 	}
 	for _, r := range append(res[:6:6], res[9:]...) {
-		if r.pos == Duplicate {
+		if r.pos == Duplicate() {
 			t.Errorf("new seq %d dropped as a duplicate", r.seq)
 		}
 	}
@@ -117,7 +117,7 @@ func TestDeduplicationSurvivesReopen(t *testing.T) {
 		t.Fatalf("after reopen LastSequenceID = %d, want 7", got)
 	}
 	res = publishAll(t, tp2, "p", []int64{6, 7, 8})
-	if res[0].pos != Duplicate || res[1].pos != Duplicate || res[2].pos == Duplicate {
+	if res[0].pos != Duplicate() || res[1].pos != Duplicate() || res[2].pos == Duplicate() {
 		t.Fatalf("after reopen: %+v, want 6 and 7 dropped, 8 stored", res)
 	}
 }
@@ -204,7 +204,7 @@ func TestDeduplicationRebuiltAfterTakeover(t *testing.T) {
 		t.Fatalf("new owner: LastSequenceID(q) = %d, want 101", got)
 	}
 	res := publishAll(t, tp2, "p", []int64{8, 9, 10})
-	if res[0].pos != Duplicate || res[1].pos != Duplicate || res[2].pos == Duplicate {
+	if res[0].pos != Duplicate() || res[1].pos != Duplicate() || res[2].pos == Duplicate() {
 		t.Fatalf("after takeover: %+v, want 8 and 9 dropped, 10 stored", res)
 	}
 }

@@ -113,8 +113,12 @@ type Subscription struct {
 	cursor  *managedledger.Cursor
 	subType SubType
 
-	in     chan func()
-	stop   chan struct{}
+	in   chan func()
+	stop chan struct{}
+	// ctx bounds the reads; close cancels it. wg counts the subscription's goroutines:
+	// the loop, the new-entries watcher and the read in progress.
+	ctx    context.Context
+	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	nextID atomic.Uint64
 
@@ -139,6 +143,7 @@ func newSubscription(t *Topic, name string, c *managedledger.Cursor, durable boo
 		return nil, err
 	}
 	s.d = d
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(2)
 	go s.loop()
 	go s.watchNewEntries()
@@ -293,8 +298,12 @@ func (s *Subscription) act() {
 }
 
 // startRead performs a Read off the goroutine and reports back with ReadCompleted.
+// Runs on the subscription goroutine, which is counted in wg, so the Add cannot race
+// close's Wait.
 func (s *Subscription) startRead(r dispatch.Read) {
+	s.wg.Add(1)
 	go func() {
+		defer s.wg.Done()
 		var ents []dispatch.Entry
 		backoff := 50 * time.Millisecond
 		for {
@@ -302,6 +311,9 @@ func (s *Subscription) startRead(r dispatch.Read) {
 			ents, err = s.read(r)
 			if err == nil {
 				break
+			}
+			if s.ctx.Err() != nil {
+				return // closed
 			}
 			s.topic.svc.log.Warn("subscription read failed; retrying", "topic", s.topic.name.String(), "sub", s.name, "err", err)
 			select {
@@ -316,7 +328,7 @@ func (s *Subscription) startRead(r dispatch.Read) {
 }
 
 func (s *Subscription) read(r dispatch.Read) ([]dispatch.Entry, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
 	ml := s.topic.ml
 	var out []dispatch.Entry
@@ -602,6 +614,7 @@ func (s *Subscription) close() {
 			s.nConsumers.Store(0)
 		})
 		close(s.stop)
+		s.cancel()
 		s.wg.Wait()
 		for _, k := range sinks {
 			k.Close()

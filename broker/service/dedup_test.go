@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"sync"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -63,8 +62,7 @@ func publishAll(t *testing.T, tp *Topic, producer string, seqs []int64) []pubRes
 }
 
 func TestDeduplicationSurvivesReopen(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	c := bookietest.Start(t, "/deduptest", 1)
 	newSvc := func() *Service {
 		mlf := managedledger.NewFactory(c.Store, c.Ledgers, managedledger.Config{MaxEntriesPerLedger: 4})
@@ -123,8 +121,7 @@ func TestDeduplicationSurvivesReopen(t *testing.T) {
 }
 
 func TestDeduplicationSnapshot(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	c := bookietest.Start(t, "/dedupsnap", 1)
 	mlf := managedledger.NewFactory(c.Store, c.Ledgers, managedledger.Config{})
 	svc := New(c.Store, mlf, Config{DeduplicationEnabled: true})
@@ -170,8 +167,7 @@ func TestDeduplicationSnapshot(t *testing.T) {
 // after the last snapshot. Small ledgers make the log roll over, and with no
 // subscription the zero retention would trim them if the dedup cursor did not hold them.
 func TestDeduplicationRebuiltAfterTakeover(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	c := bookietest.Start(t, "/deduptakeover", 1)
 	newSvc := func() *Service {
 		mlf := managedledger.NewFactory(c.Store, c.Ledgers, managedledger.Config{MaxEntriesPerLedger: 3})

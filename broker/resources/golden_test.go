@@ -28,7 +28,7 @@ func ptr[T any](v T) *T { return &v }
 // the value it decodes to.
 type golden struct {
 	file, key string
-	value      any // a pointer to the decoded record
+	value     any // a pointer to the decoded record
 }
 
 func goldenRecords() []golden {

@@ -107,7 +107,8 @@ func delta(cur, prev int64) int64 {
 }
 
 // Collector is a prometheus.Collector for a broker's topics. Register it with a
-// prometheus.Registerer and pass ObservePublish to service.Config.ObservePublish.
+// prometheus.Registerer, pass ObservePublish to service.Config.ObservePublish and add
+// it to service.Config.TopicHooks (without the hooks no topic has latency buckets).
 //
 // Collect may run concurrently (several scrapers): mu serialises the rate windows.
 // ObservePublish runs on the publish path and takes no lock: a sync.Map read and

@@ -168,6 +168,7 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 	if cfg.Metrics != nil {
 		mc = metrics.New(metrics.Config{Cluster: cfg.Cluster, Source: src})
 		svcCfg.ObservePublish = func(t *service.Topic, d time.Duration, err error) { mc.ObservePublish(t, d, err) }
+		svcCfg.TopicHooks = append(svcCfg.TopicHooks, mc)
 	}
 	var loaded atomic.Pointer[service.Service] // set once the service exists
 	own, err := ownership.Start(ctx, ownership.Config{Store: cfg.Store, BrokerID: cfg.BrokerID,

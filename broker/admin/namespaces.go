@@ -3,7 +3,7 @@ package admin
 import (
 	"net/http"
 
-	"github.com/strata-io/strata/broker/service"
+	"github.com/strata-io/strata/broker/resources"
 )
 
 func (a *API) listNamespaces(w http.ResponseWriter, r *http.Request) {
@@ -24,7 +24,7 @@ func (a *API) createNamespace(w http.ResponseWriter, r *http.Request) {
 	if !handle(w, err) {
 		return
 	}
-	var p service.Policies
+	var p resources.Policies
 	if !handle(w, decodeBody(r, &p, true)) {
 		return
 	}

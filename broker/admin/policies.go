@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/strata-io/strata/broker/service"
+	"github.com/strata-io/strata/broker/resources"
 )
 
 // Namespace policy endpoints: GET reads one policy, POST sets it, DELETE removes it.
@@ -14,10 +14,10 @@ import (
 // policy describes one policy endpoint.
 type policy struct {
 	path string
-	get  func(service.Policies) any
+	get  func(resources.Policies) any
 	// parse reads and checks the POST request, returning the change to apply.
-	parse  func(r *http.Request) (func(*service.Policies), error)
-	remove func(r *http.Request) (func(*service.Policies), error)
+	parse  func(r *http.Request) (func(*resources.Policies), error)
+	remove func(r *http.Request) (func(*resources.Policies), error)
 }
 
 func intBody(r *http.Request, what string) (int, error) {
@@ -46,112 +46,112 @@ func backlogQuotaType(r *http.Request) (string, error) {
 var policies = []policy{
 	{
 		path: "messageTTL",
-		get:  func(p service.Policies) any { return p.MessageTTLInSeconds },
-		parse: func(r *http.Request) (func(*service.Policies), error) {
+		get:  func(p resources.Policies) any { return p.MessageTTLInSeconds },
+		parse: func(r *http.Request) (func(*resources.Policies), error) {
 			n, err := intBody(r, "message TTL")
-			return func(p *service.Policies) { p.MessageTTLInSeconds = n }, err
+			return func(p *resources.Policies) { p.MessageTTLInSeconds = n }, err
 		},
-		remove: func(*http.Request) (func(*service.Policies), error) {
-			return func(p *service.Policies) { p.MessageTTLInSeconds = 0 }, nil
+		remove: func(*http.Request) (func(*resources.Policies), error) {
+			return func(p *resources.Policies) { p.MessageTTLInSeconds = 0 }, nil
 		},
 	},
 	{
 		path: "retention",
-		get:  func(p service.Policies) any { return p.Retention },
-		parse: func(r *http.Request) (func(*service.Policies), error) {
-			var v service.RetentionPolicies
+		get:  func(p resources.Policies) any { return p.Retention },
+		parse: func(r *http.Request) (func(*resources.Policies), error) {
+			var v resources.RetentionPolicies
 			if err := decodeBody(r, &v, false); err != nil {
 				return nil, err
 			}
 			err := validateRetention(v)
-			return func(p *service.Policies) { p.Retention = &v }, err
+			return func(p *resources.Policies) { p.Retention = &v }, err
 		},
-		remove: func(*http.Request) (func(*service.Policies), error) {
-			return func(p *service.Policies) { p.Retention = nil }, nil
+		remove: func(*http.Request) (func(*resources.Policies), error) {
+			return func(p *resources.Policies) { p.Retention = nil }, nil
 		},
 	},
 	{
 		path: "backlogQuotaMap",
-		get: func(p service.Policies) any {
+		get: func(p resources.Policies) any {
 			if p.BacklogQuotas == nil {
-				return map[string]service.BacklogQuota{}
+				return map[string]resources.BacklogQuota{}
 			}
 			return p.BacklogQuotas
 		},
 	},
 	{
 		path: "backlogQuota",
-		parse: func(r *http.Request) (func(*service.Policies), error) {
+		parse: func(r *http.Request) (func(*resources.Policies), error) {
 			set, err := parseBacklogQuota(r)
-			return func(p *service.Policies) { set(&p.BacklogQuotas) }, err
+			return func(p *resources.Policies) { set(&p.BacklogQuotas) }, err
 		},
-		remove: func(r *http.Request) (func(*service.Policies), error) {
+		remove: func(r *http.Request) (func(*resources.Policies), error) {
 			del, err := removeBacklogQuota(r)
-			return func(p *service.Policies) { del(&p.BacklogQuotas) }, err
+			return func(p *resources.Policies) { del(&p.BacklogQuotas) }, err
 		},
 	},
 	{
 		path: "deduplication",
-		get:  func(p service.Policies) any { return p.DeduplicationEnabled },
-		parse: func(r *http.Request) (func(*service.Policies), error) {
+		get:  func(p resources.Policies) any { return p.DeduplicationEnabled },
+		parse: func(r *http.Request) (func(*resources.Policies), error) {
 			var b bool
 			err := decodeBody(r, &b, false)
-			return func(p *service.Policies) { p.DeduplicationEnabled = &b }, err
+			return func(p *resources.Policies) { p.DeduplicationEnabled = &b }, err
 		},
-		remove: func(*http.Request) (func(*service.Policies), error) {
-			return func(p *service.Policies) { p.DeduplicationEnabled = nil }, nil
+		remove: func(*http.Request) (func(*resources.Policies), error) {
+			return func(p *resources.Policies) { p.DeduplicationEnabled = nil }, nil
 		},
 	},
 	{
 		path: "maxProducersPerTopic",
-		get:  func(p service.Policies) any { return p.MaxProducersPerTopic },
-		parse: func(r *http.Request) (func(*service.Policies), error) {
+		get:  func(p resources.Policies) any { return p.MaxProducersPerTopic },
+		parse: func(r *http.Request) (func(*resources.Policies), error) {
 			n, err := intBody(r, "maxProducersPerTopic")
-			return func(p *service.Policies) { p.MaxProducersPerTopic = n }, err
+			return func(p *resources.Policies) { p.MaxProducersPerTopic = n }, err
 		},
-		remove: func(*http.Request) (func(*service.Policies), error) {
-			return func(p *service.Policies) { p.MaxProducersPerTopic = 0 }, nil
+		remove: func(*http.Request) (func(*resources.Policies), error) {
+			return func(p *resources.Policies) { p.MaxProducersPerTopic = 0 }, nil
 		},
 	},
 	{
 		path: "maxConsumersPerTopic",
-		get:  func(p service.Policies) any { return p.MaxConsumersPerTopic },
-		parse: func(r *http.Request) (func(*service.Policies), error) {
+		get:  func(p resources.Policies) any { return p.MaxConsumersPerTopic },
+		parse: func(r *http.Request) (func(*resources.Policies), error) {
 			n, err := intBody(r, "maxConsumersPerTopic")
-			return func(p *service.Policies) { p.MaxConsumersPerTopic = n }, err
+			return func(p *resources.Policies) { p.MaxConsumersPerTopic = n }, err
 		},
-		remove: func(*http.Request) (func(*service.Policies), error) {
-			return func(p *service.Policies) { p.MaxConsumersPerTopic = 0 }, nil
+		remove: func(*http.Request) (func(*resources.Policies), error) {
+			return func(p *resources.Policies) { p.MaxConsumersPerTopic = 0 }, nil
 		},
 	},
 	{
 		path: "persistence",
-		get:  func(p service.Policies) any { return p.Persistence },
-		parse: func(r *http.Request) (func(*service.Policies), error) {
-			var v service.PersistencePolicies
+		get:  func(p resources.Policies) any { return p.Persistence },
+		parse: func(r *http.Request) (func(*resources.Policies), error) {
+			var v resources.PersistencePolicies
 			if err := decodeBody(r, &v, false); err != nil {
 				return nil, err
 			}
 			err := validatePersistence(v)
-			return func(p *service.Policies) { p.Persistence = &v }, err
+			return func(p *resources.Policies) { p.Persistence = &v }, err
 		},
-		remove: func(*http.Request) (func(*service.Policies), error) {
-			return func(p *service.Policies) { p.Persistence = nil }, nil
+		remove: func(*http.Request) (func(*resources.Policies), error) {
+			return func(p *resources.Policies) { p.Persistence = nil }, nil
 		},
 	},
 	{
 		path: "autoTopicCreation",
-		get:  func(p service.Policies) any { return p.AutoTopicCreationOverride },
-		parse: func(r *http.Request) (func(*service.Policies), error) {
-			var v service.AutoTopicCreation
+		get:  func(p resources.Policies) any { return p.AutoTopicCreationOverride },
+		parse: func(r *http.Request) (func(*resources.Policies), error) {
+			var v resources.AutoTopicCreation
 			if err := decodeBody(r, &v, false); err != nil {
 				return nil, err
 			}
 			err := validateAutoTopicCreation(v)
-			return func(p *service.Policies) { p.AutoTopicCreationOverride = &v }, err
+			return func(p *resources.Policies) { p.AutoTopicCreationOverride = &v }, err
 		},
-		remove: func(*http.Request) (func(*service.Policies), error) {
-			return func(p *service.Policies) { p.AutoTopicCreationOverride = nil }, nil
+		remove: func(*http.Request) (func(*resources.Policies), error) {
+			return func(p *resources.Policies) { p.AutoTopicCreationOverride = nil }, nil
 		},
 	},
 }
@@ -171,7 +171,7 @@ func (a *API) policyRoutes(mux *http.ServeMux, ns string) {
 				}
 			})
 		}
-		change := func(parse func(*http.Request) (func(*service.Policies), error)) http.HandlerFunc {
+		change := func(parse func(*http.Request) (func(*resources.Policies), error)) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				name, err := namespaceOf(r)
 				if !handle(w, err) {
@@ -181,7 +181,7 @@ func (a *API) policyRoutes(mux *http.ServeMux, ns string) {
 				if !handle(w, err) {
 					return
 				}
-				err = a.svc.Namespaces.UpdatePolicies(r.Context(), name, func(p *service.Policies) error {
+				err = a.svc.Namespaces.UpdatePolicies(r.Context(), name, func(p *resources.Policies) error {
 					apply(p)
 					return nil
 				})
@@ -199,7 +199,7 @@ func (a *API) policyRoutes(mux *http.ServeMux, ns string) {
 	}
 }
 
-func validateRetention(v service.RetentionPolicies) error {
+func validateRetention(v resources.RetentionPolicies) error {
 	if v.RetentionTimeInMinutes < -1 || v.RetentionSizeInMB < -1 {
 		return fmt.Errorf("%w: retention time and size must be ≥ -1 (-1 is infinite), got %d min, %d MB",
 			errPrecondition, v.RetentionTimeInMinutes, v.RetentionSizeInMB)
@@ -207,7 +207,7 @@ func validateRetention(v service.RetentionPolicies) error {
 	return nil
 }
 
-func validateBacklogQuota(typ string, q service.BacklogQuota) error {
+func validateBacklogQuota(typ string, q resources.BacklogQuota) error {
 	switch q.Policy {
 	case "producer_request_hold", "producer_exception", "consumer_backlog_eviction":
 	default:
@@ -222,7 +222,7 @@ func validateBacklogQuota(typ string, q service.BacklogQuota) error {
 	return nil
 }
 
-func validatePersistence(v service.PersistencePolicies) error {
+func validatePersistence(v resources.PersistencePolicies) error {
 	if !(v.BookkeeperEnsemble >= v.BookkeeperWriteQuorum && v.BookkeeperWriteQuorum >= v.BookkeeperAckQuorum && v.BookkeeperAckQuorum >= 1) {
 		return fmt.Errorf("%w: want ensemble ≥ write quorum ≥ ack quorum ≥ 1, got %d/%d/%d", errPrecondition,
 			v.BookkeeperEnsemble, v.BookkeeperWriteQuorum, v.BookkeeperAckQuorum)
@@ -233,7 +233,7 @@ func validatePersistence(v service.PersistencePolicies) error {
 	return nil
 }
 
-func validateAutoTopicCreation(v service.AutoTopicCreation) error {
+func validateAutoTopicCreation(v resources.AutoTopicCreation) error {
 	switch v.Type {
 	case "non-partitioned":
 	case "partitioned":
@@ -249,7 +249,7 @@ func validateAutoTopicCreation(v service.AutoTopicCreation) error {
 }
 
 // validatePolicies checks a whole policies record (namespace creation).
-func validatePolicies(p *service.Policies) error {
+func validatePolicies(p *resources.Policies) error {
 	if p.MessageTTLInSeconds < 0 || p.MaxProducersPerTopic < 0 || p.MaxConsumersPerTopic < 0 {
 		return fmt.Errorf("%w: message TTL and producer/consumer limits must be ≥ 0", errPrecondition)
 	}
@@ -281,33 +281,33 @@ func validatePolicies(p *service.Policies) error {
 
 // parseBacklogQuota reads a backlog-quota POST (type from the query, quota from the
 // body) and returns the change to apply to a quota map, namespace's or topic's alike.
-func parseBacklogQuota(r *http.Request) (func(*map[string]service.BacklogQuota), error) {
+func parseBacklogQuota(r *http.Request) (func(*map[string]resources.BacklogQuota), error) {
 	typ, err := backlogQuotaType(r)
 	if err != nil {
 		return nil, err
 	}
-	var q service.BacklogQuota
+	var q resources.BacklogQuota
 	if err := decodeBody(r, &q, false); err != nil {
 		return nil, err
 	}
 	if err := validateBacklogQuota(typ, q); err != nil {
 		return nil, err
 	}
-	return func(m *map[string]service.BacklogQuota) {
+	return func(m *map[string]resources.BacklogQuota) {
 		if *m == nil {
-			*m = map[string]service.BacklogQuota{}
+			*m = map[string]resources.BacklogQuota{}
 		}
 		(*m)[typ] = q
 	}, nil
 }
 
 // removeBacklogQuota returns the change a backlog-quota DELETE applies to a quota map.
-func removeBacklogQuota(r *http.Request) (func(*map[string]service.BacklogQuota), error) {
+func removeBacklogQuota(r *http.Request) (func(*map[string]resources.BacklogQuota), error) {
 	typ, err := backlogQuotaType(r)
 	if err != nil {
 		return nil, err
 	}
-	return func(m *map[string]service.BacklogQuota) {
+	return func(m *map[string]resources.BacklogQuota) {
 		delete(*m, typ)
 		if len(*m) == 0 {
 			*m = nil

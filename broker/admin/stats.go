@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/broker/service"
 )
 
@@ -128,8 +129,8 @@ func renderStats(st service.TopicStats) topicStats {
 // partitionedStats is Pulsar's PartitionedTopicStats: the sum over partitions.
 type partitionedStats struct {
 	topicStats
-	Metadata   service.PartitionedTopicMetadata `json:"metadata"`
-	Partitions map[string]topicStats            `json:"partitions,omitempty"`
+	Metadata   resources.PartitionedTopicMetadata `json:"metadata"`
+	Partitions map[string]topicStats              `json:"partitions,omitempty"`
 }
 
 func (p *partitionedStats) add(s topicStats) {

@@ -44,9 +44,9 @@ func positionBody(r *http.Request, required bool) (managedledger.Position, error
 		if p.Ledger != -1 || p.Entry != -1 {
 			return p, fmt.Errorf("%w: message id %d:%d is neither earliest (-1:-1) nor a position", errPrecondition, p.Ledger, p.Entry)
 		}
-		return service.Earliest, nil
+		return service.Earliest(), nil
 	case p.Ledger == math.MaxInt64:
-		return service.Latest, nil
+		return service.Latest(), nil
 	}
 	return p, nil
 }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/strata-io/strata/broker/service"
+	"github.com/strata-io/strata/broker/resources"
 )
 
 // clusterData is Pulsar's ClusterData JSON.
@@ -47,8 +47,8 @@ func (a *API) getTenant(w http.ResponseWriter, r *http.Request) {
 }
 
 // tenantBody reads and checks a tenant record: its allowed clusters must exist.
-func (a *API) tenantBody(r *http.Request) (service.TenantInfo, error) {
-	var info service.TenantInfo
+func (a *API) tenantBody(r *http.Request) (resources.TenantInfo, error) {
+	var info resources.TenantInfo
 	if err := decodeBody(r, &info, true); err != nil {
 		return info, err
 	}

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/strata-io/strata/broker/service"
+	"github.com/strata-io/strata/broker/resources"
 )
 
 // Topic-level policy overrides: GET/POST/DELETE .../persistent/{t}/{ns}/{topic}/{policy},
@@ -16,9 +16,9 @@ import (
 type topicPolicy struct {
 	path string
 	// get returns the override (nil when unset) and the effective value.
-	get    func(tp service.TopicPolicies, eff service.Policies) (override, applied any)
-	parse  func(r *http.Request) (func(*service.TopicPolicies), error)
-	remove func(r *http.Request) (func(*service.TopicPolicies), error)
+	get    func(tp resources.TopicPolicies, eff resources.Policies) (override, applied any)
+	parse  func(r *http.Request) (func(*resources.TopicPolicies), error)
+	remove func(r *http.Request) (func(*resources.TopicPolicies), error)
 }
 
 func optional[T any](p *T) any {
@@ -37,10 +37,10 @@ func intOverride(r *http.Request, what string) (*int, error) {
 var topicPolicies = []topicPolicy{
 	{
 		path: "messageTTL",
-		get: func(tp service.TopicPolicies, eff service.Policies) (any, any) {
+		get: func(tp resources.TopicPolicies, eff resources.Policies) (any, any) {
 			return optional(tp.MessageTTLInSeconds), eff.MessageTTLInSeconds
 		},
-		parse: func(r *http.Request) (func(*service.TopicPolicies), error) {
+		parse: func(r *http.Request) (func(*resources.TopicPolicies), error) {
 			// pulsaradmin sends ?messageTTL=N with no body; a JSON body is accepted too.
 			var n int
 			if q := r.URL.Query().Get("messageTTL"); q != "" {
@@ -59,108 +59,108 @@ var topicPolicies = []topicPolicy{
 			if n < 0 {
 				return nil, fmt.Errorf("%w: message TTL must be ≥ 0, got %d", errPrecondition, n)
 			}
-			return func(tp *service.TopicPolicies) { tp.MessageTTLInSeconds = &n }, nil
+			return func(tp *resources.TopicPolicies) { tp.MessageTTLInSeconds = &n }, nil
 		},
-		remove: func(*http.Request) (func(*service.TopicPolicies), error) {
-			return func(tp *service.TopicPolicies) { tp.MessageTTLInSeconds = nil }, nil
+		remove: func(*http.Request) (func(*resources.TopicPolicies), error) {
+			return func(tp *resources.TopicPolicies) { tp.MessageTTLInSeconds = nil }, nil
 		},
 	},
 	{
 		path: "retention",
-		get: func(tp service.TopicPolicies, eff service.Policies) (any, any) {
+		get: func(tp resources.TopicPolicies, eff resources.Policies) (any, any) {
 			return optional(tp.Retention), eff.Retention
 		},
-		parse: func(r *http.Request) (func(*service.TopicPolicies), error) {
-			var v service.RetentionPolicies
+		parse: func(r *http.Request) (func(*resources.TopicPolicies), error) {
+			var v resources.RetentionPolicies
 			if err := decodeBody(r, &v, false); err != nil {
 				return nil, err
 			}
 			err := validateRetention(v)
-			return func(tp *service.TopicPolicies) { tp.Retention = &v }, err
+			return func(tp *resources.TopicPolicies) { tp.Retention = &v }, err
 		},
-		remove: func(*http.Request) (func(*service.TopicPolicies), error) {
-			return func(tp *service.TopicPolicies) { tp.Retention = nil }, nil
+		remove: func(*http.Request) (func(*resources.TopicPolicies), error) {
+			return func(tp *resources.TopicPolicies) { tp.Retention = nil }, nil
 		},
 	},
 	{
 		path: "backlogQuotaMap",
-		get: func(tp service.TopicPolicies, eff service.Policies) (any, any) {
+		get: func(tp resources.TopicPolicies, eff resources.Policies) (any, any) {
 			o, a := tp.BacklogQuotas, eff.BacklogQuotas
 			if o == nil {
-				o = map[string]service.BacklogQuota{}
+				o = map[string]resources.BacklogQuota{}
 			}
 			if a == nil {
-				a = map[string]service.BacklogQuota{}
+				a = map[string]resources.BacklogQuota{}
 			}
 			return o, a
 		},
 	},
 	{
 		path: "backlogQuota",
-		parse: func(r *http.Request) (func(*service.TopicPolicies), error) {
+		parse: func(r *http.Request) (func(*resources.TopicPolicies), error) {
 			set, err := parseBacklogQuota(r)
-			return func(tp *service.TopicPolicies) { set(&tp.BacklogQuotas) }, err
+			return func(tp *resources.TopicPolicies) { set(&tp.BacklogQuotas) }, err
 		},
-		remove: func(r *http.Request) (func(*service.TopicPolicies), error) {
+		remove: func(r *http.Request) (func(*resources.TopicPolicies), error) {
 			del, err := removeBacklogQuota(r)
-			return func(tp *service.TopicPolicies) { del(&tp.BacklogQuotas) }, err
+			return func(tp *resources.TopicPolicies) { del(&tp.BacklogQuotas) }, err
 		},
 	},
 	{
 		path: "deduplicationEnabled",
-		get: func(tp service.TopicPolicies, eff service.Policies) (any, any) {
+		get: func(tp resources.TopicPolicies, eff resources.Policies) (any, any) {
 			return optional(tp.DeduplicationEnabled), eff.DeduplicationEnabled != nil && *eff.DeduplicationEnabled
 		},
-		parse: func(r *http.Request) (func(*service.TopicPolicies), error) {
+		parse: func(r *http.Request) (func(*resources.TopicPolicies), error) {
 			var b bool
 			err := decodeBody(r, &b, false)
-			return func(tp *service.TopicPolicies) { tp.DeduplicationEnabled = &b }, err
+			return func(tp *resources.TopicPolicies) { tp.DeduplicationEnabled = &b }, err
 		},
-		remove: func(*http.Request) (func(*service.TopicPolicies), error) {
-			return func(tp *service.TopicPolicies) { tp.DeduplicationEnabled = nil }, nil
+		remove: func(*http.Request) (func(*resources.TopicPolicies), error) {
+			return func(tp *resources.TopicPolicies) { tp.DeduplicationEnabled = nil }, nil
 		},
 	},
 	{
 		path: "maxProducers",
-		get: func(tp service.TopicPolicies, eff service.Policies) (any, any) {
+		get: func(tp resources.TopicPolicies, eff resources.Policies) (any, any) {
 			return optional(tp.MaxProducers), eff.MaxProducersPerTopic
 		},
-		parse: func(r *http.Request) (func(*service.TopicPolicies), error) {
+		parse: func(r *http.Request) (func(*resources.TopicPolicies), error) {
 			n, err := intOverride(r, "maxProducers")
-			return func(tp *service.TopicPolicies) { tp.MaxProducers = n }, err
+			return func(tp *resources.TopicPolicies) { tp.MaxProducers = n }, err
 		},
-		remove: func(*http.Request) (func(*service.TopicPolicies), error) {
-			return func(tp *service.TopicPolicies) { tp.MaxProducers = nil }, nil
+		remove: func(*http.Request) (func(*resources.TopicPolicies), error) {
+			return func(tp *resources.TopicPolicies) { tp.MaxProducers = nil }, nil
 		},
 	},
 	{
 		path: "maxConsumers",
-		get: func(tp service.TopicPolicies, eff service.Policies) (any, any) {
+		get: func(tp resources.TopicPolicies, eff resources.Policies) (any, any) {
 			return optional(tp.MaxConsumers), eff.MaxConsumersPerTopic
 		},
-		parse: func(r *http.Request) (func(*service.TopicPolicies), error) {
+		parse: func(r *http.Request) (func(*resources.TopicPolicies), error) {
 			n, err := intOverride(r, "maxConsumers")
-			return func(tp *service.TopicPolicies) { tp.MaxConsumers = n }, err
+			return func(tp *resources.TopicPolicies) { tp.MaxConsumers = n }, err
 		},
-		remove: func(*http.Request) (func(*service.TopicPolicies), error) {
-			return func(tp *service.TopicPolicies) { tp.MaxConsumers = nil }, nil
+		remove: func(*http.Request) (func(*resources.TopicPolicies), error) {
+			return func(tp *resources.TopicPolicies) { tp.MaxConsumers = nil }, nil
 		},
 	},
 	{
 		path: "persistence",
-		get: func(tp service.TopicPolicies, eff service.Policies) (any, any) {
+		get: func(tp resources.TopicPolicies, eff resources.Policies) (any, any) {
 			return optional(tp.Persistence), eff.Persistence
 		},
-		parse: func(r *http.Request) (func(*service.TopicPolicies), error) {
-			var v service.PersistencePolicies
+		parse: func(r *http.Request) (func(*resources.TopicPolicies), error) {
+			var v resources.PersistencePolicies
 			if err := decodeBody(r, &v, false); err != nil {
 				return nil, err
 			}
 			err := validatePersistence(v)
-			return func(tp *service.TopicPolicies) { tp.Persistence = &v }, err
+			return func(tp *resources.TopicPolicies) { tp.Persistence = &v }, err
 		},
-		remove: func(*http.Request) (func(*service.TopicPolicies), error) {
-			return func(tp *service.TopicPolicies) { tp.Persistence = nil }, nil
+		remove: func(*http.Request) (func(*resources.TopicPolicies), error) {
+			return func(tp *resources.TopicPolicies) { tp.Persistence = nil }, nil
 		},
 	},
 }
@@ -182,7 +182,7 @@ func (a *API) topicPolicyRoutes(mux *http.ServeMux, t string) {
 				if !handle(w, err) {
 					return
 				}
-				tp, err := a.svc.TopicPolicies(r.Context(), name)
+				tp, err := a.svc.Namespaces.TopicPolicies(r.Context(), name)
 				if !handle(w, err) {
 					return
 				}
@@ -194,7 +194,7 @@ func (a *API) topicPolicyRoutes(mux *http.ServeMux, t string) {
 				}
 			})
 		}
-		change := func(parse func(*http.Request) (func(*service.TopicPolicies), error)) http.HandlerFunc {
+		change := func(parse func(*http.Request) (func(*resources.TopicPolicies), error)) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
 				name, err := topicOf(r)
 				if !handle(w, err) {
@@ -204,7 +204,7 @@ func (a *API) topicPolicyRoutes(mux *http.ServeMux, t string) {
 				if !handle(w, err) {
 					return
 				}
-				err = a.svc.UpdateTopicPolicies(r.Context(), name, func(tp *service.TopicPolicies) error {
+				err = a.svc.Namespaces.UpdateTopicPolicies(r.Context(), name, func(tp *resources.TopicPolicies) error {
 					apply(tp)
 					return nil
 				})

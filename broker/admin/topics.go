@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"
 )
@@ -150,7 +151,7 @@ func (a *API) createPartitionedTopic(w http.ResponseWriter, r *http.Request) {
 	if _, err := a.svc.Namespaces.Policies(r.Context(), name.NamespaceName()); !handle(w, err) {
 		return
 	}
-	if exists, err := a.svc.TopicExists(r.Context(), name); !handle(w, err) {
+	if exists, err := a.svc.Namespaces.TopicExists(r.Context(), name); !handle(w, err) {
 		return
 	} else if exists {
 		writeReason(w, http.StatusConflict, fmt.Sprintf("%s already exists as a non-partitioned topic", name))
@@ -184,7 +185,7 @@ func (a *API) getPartitionedMetadata(w http.ResponseWriter, r *http.Request) {
 	}
 	n, err := a.svc.Namespaces.PartitionedMetadata(r.Context(), name)
 	if handle(w, err) {
-		writeJSON(w, service.PartitionedTopicMetadata{Partitions: n})
+		writeJSON(w, resources.PartitionedTopicMetadata{Partitions: n})
 	}
 }
 
@@ -243,13 +244,13 @@ func (a *API) partitionedStats(w http.ResponseWriter, r *http.Request) {
 		writeReason(w, http.StatusNotFound, fmt.Sprintf("Partitioned topic %s does not exist", base))
 		return
 	}
-	out := partitionedStats{Metadata: service.PartitionedTopicMetadata{Partitions: n}, topicStats: emptyStats()}
+	out := partitionedStats{Metadata: resources.PartitionedTopicMetadata{Partitions: n}, topicStats: emptyStats()}
 	if per {
 		out.Partitions = map[string]topicStats{}
 	}
 	for i := 0; i < n; i++ {
 		part := base.Partition(i)
-		exists, err := a.svc.TopicExists(r.Context(), part)
+		exists, err := a.svc.Namespaces.TopicExists(r.Context(), part)
 		if !handle(w, err) {
 			return
 		}

@@ -107,7 +107,8 @@ func delta(cur, prev int64) int64 {
 }
 
 // Collector is a prometheus.Collector for a broker's topics. Register it with a
-// prometheus.Registerer and pass ObservePublish to service.Config.ObservePublish.
+// prometheus.Registerer, pass ObservePublish to service.Config.ObservePublish and add
+// it to service.Config.TopicHooks (without the hooks no topic has latency buckets).
 //
 // Collect may run concurrently (several scrapers): mu serialises the rate windows.
 // ObservePublish runs on the publish path and takes no lock: a sync.Map read and
@@ -118,8 +119,9 @@ type Collector struct {
 
 	publishSummary prometheus.Summary
 	publishHist    prometheus.Histogram
-	// latency holds a *latencyCounts per topic Key. Entries of topics no longer
-	// loaded are dropped at the next scrape.
+	// latency holds a *latencyCounts per loaded topic's Key, from the topic's
+	// TopicLoaded to its TopicClosing (hooks.go): closed topics hold nothing, scraped
+	// or not.
 	latency sync.Map
 
 	mu sync.Mutex
@@ -159,19 +161,25 @@ func New(cfg Config) *Collector {
 
 // ObservePublish records the latency of one successful publish to the topic with Key
 // key (failed publishes are not timed, as in Pulsar). It has service.Config's
-// ObservePublish signature once adapted by the caller, see broker.Start.
+// ObservePublish signature once adapted by the caller, see broker.Start. A topic's
+// own buckets count only while it is tracked (loaded, hooks.go); the broker-wide
+// summary and histogram count every publish.
 func (c *Collector) ObservePublish(key any, d time.Duration, err error) {
 	if err != nil {
 		return
 	}
 	c.publishSummary.Observe(float64(d) / float64(time.Millisecond))
 	c.publishHist.Observe(d.Seconds())
-	l, ok := c.latency.Load(key)
-	if !ok {
-		l, _ = c.latency.LoadOrStore(key, new(latencyCounts))
+	if l, ok := c.latency.Load(key); ok {
+		l.(*latencyCounts).observe(d)
 	}
-	l.(*latencyCounts).observe(d)
 }
+
+// track starts a topic's per-topic latency counts.
+func (c *Collector) track(key any) { c.latency.Store(key, new(latencyCounts)) }
+
+// forget drops them.
+func (c *Collector) forget(key any) { c.latency.Delete(key) }
 
 // The descriptors, Pulsar's names and help texts.
 var (
@@ -315,12 +323,6 @@ func (c *Collector) compute(snaps []TopicSnapshot) []prometheus.Metric {
 			delete(c.windows, k)
 		}
 	}
-	c.latency.Range(func(k, _ any) bool {
-		if !seen[k] {
-			c.latency.Delete(k)
-		}
-		return true
-	})
 	c.lastScrape = now
 	return out
 }

@@ -234,6 +234,11 @@ func TestWriteLatencyBuckets(t *testing.T) {
 	src := &fakeSource{}
 	src.set(TopicSnapshot{Key: k, Namespace: ns, Topic: tp})
 	c, clk := newTestCollector(src)
+	c.ObservePublish(k, time.Millisecond, nil) // before the topic was loaded: broker-wide only
+	if _, ok := c.latency.Load(k); ok {
+		t.Fatal("latency counts created for a topic not loaded")
+	}
+	c.track(k) // TopicLoaded
 	for _, d := range []time.Duration{300 * time.Microsecond, 500 * time.Microsecond, 3 * time.Millisecond,
 		150 * time.Millisecond, 2 * time.Second} {
 		c.ObservePublish(k, d, nil)
@@ -251,22 +256,23 @@ func TestWriteLatencyBuckets(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got[name], v)
 		}
 	}
-	if got := got["pulsar_broker_publish_latency"+`{cluster="c1"}`]; got != 5 {
-		t.Errorf("publish latency summary count = %v, want 5", got)
+	if got := got["pulsar_broker_publish_latency"+`{cluster="c1"}`]; got != 6 {
+		t.Errorf("publish latency summary count = %v, want 6", got)
 	}
-	if got := got["strata_broker_publish_latency_seconds"+`{cluster="c1"}`]; got != 5 {
-		t.Errorf("publish latency histogram count = %v, want 5", got)
+	if got := got["strata_broker_publish_latency_seconds"+`{cluster="c1"}`]; got != 6 {
+		t.Errorf("publish latency histogram count = %v, want 6", got)
 	}
 	// The next window has had no publishes.
 	clk.advance(5 * time.Second)
 	if got := scrape(t, c)["pulsar_storage_write_latency_count"+lbl("")]; got != 0 {
 		t.Errorf("next window's count = %v, want 0", got)
 	}
-	// A topic no longer loaded loses its latency counts.
-	src.set()
-	scrape(t, c)
+	// A closing topic loses its latency counts at once, scraped or not, and a publish
+	// completing while it closes does not bring them back.
+	c.forget(k) // TopicClosing
+	c.ObservePublish(k, time.Millisecond, nil)
 	if _, ok := c.latency.Load(k); ok {
-		t.Error("latency counts of an unloaded topic kept")
+		t.Error("latency counts of a closed topic kept")
 	}
 }
 

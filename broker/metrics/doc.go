@@ -9,7 +9,7 @@
 //     size, the in/out counters, and rates derived from those counters.
 //   - Publish latency is observed on the publish path (Collector.ObservePublish, wired
 //     into service.Config.ObservePublish): a broker-wide summary and histogram, and
-//     per-topic bucket counts.
+//     per-topic bucket counts for the topics loaded.
 //
 // Rates (pulsar_rate_in, pulsar_throughput_out, ...) are the change of a counter
 // divided by the time between two scrapes, as Pulsar divides by its stats interval.
@@ -21,5 +21,7 @@
 //
 // Invariant: the collector's per-topic state is keyed by the topic's identity (the
 // *service.Topic), not its name, so a topic unloaded and loaded again starts a fresh
-// window instead of reporting a negative rate.
+// window instead of reporting a negative rate. A topic's latency buckets live from its
+// load to its close (the Collector is a service.TopicHooks, hooks.go); the rate windows
+// of topics and subscriptions gone from the snapshot are dropped at the next scrape.
 package metrics

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/strata-io/strata/broker/errcode"
-	"github.com/strata-io/strata/broker/service"
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/broker/wire"
 	"github.com/strata-io/strata/proto/pulsar"
@@ -29,8 +29,8 @@ func schemaVersion(b []byte) (int64, bool) {
 	return int64(binary.BigEndian.Uint64(b)), true
 }
 
-func schemaInfo(s *pulsar.Schema) service.SchemaInfo {
-	info := service.SchemaInfo{Name: s.GetName(), Type: int32(s.GetType()), Data: s.GetSchemaData()}
+func schemaInfo(s *pulsar.Schema) resources.SchemaInfo {
+	info := resources.SchemaInfo{Name: s.GetName(), Type: int32(s.GetType()), Data: s.GetSchemaData()}
 	if len(s.GetProperties()) > 0 {
 		info.Properties = make(map[string]string, len(s.GetProperties()))
 		for _, kv := range s.GetProperties() {
@@ -40,7 +40,7 @@ func schemaInfo(s *pulsar.Schema) service.SchemaInfo {
 	return info
 }
 
-func schemaProto(info service.SchemaInfo) *pulsar.Schema {
+func schemaProto(info resources.SchemaInfo) *pulsar.Schema {
 	s := &pulsar.Schema{Name: proto.String(info.Name), SchemaData: info.Data, Type: pulsar.Schema_Type(info.Type).Enum()}
 	if s.SchemaData == nil {
 		s.SchemaData = []byte{} // required: present even when empty
@@ -66,7 +66,7 @@ func (c *conn) handleGetSchema(cmd *pulsar.CommandGetSchema) {
 		info, v, err := c.srv.svc.Schemas.Get(ctx, name, version)
 		if err != nil {
 			msg := err.Error()
-			if errors.Is(err, service.ErrSchemaNotFound) {
+			if errors.Is(err, resources.ErrSchemaNotFound) {
 				msg = wire.SchemaNotFoundMessage // Pulsar's text for a topic without a schema
 			}
 			c.send(wire.NewGetSchemaError(reqID, errcode.ServerError(err), msg))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/broker/wire"
 )
 
@@ -83,7 +84,7 @@ func (t *Topic) oldestUnacked() (managedledger.Position, bool) {
 	var oldest managedledger.Position
 	found := false
 	for _, c := range t.ml.Cursors() {
-		for p := range c.Unacked(cursor.Earliest, Latest) {
+		for p := range c.Unacked(cursor.Earliest, Latest()) {
 			if !found || p.Less(oldest) {
 				oldest, found = p, true
 			}
@@ -94,9 +95,9 @@ func (t *Topic) oldestUnacked() (managedledger.Position, bool) {
 }
 
 // exceededQuota returns the kind and quota of the first exceeded backlog quota, or "".
-func (t *Topic) exceededQuota(ctx context.Context, pol Policies) (string, BacklogQuota, error) {
+func (t *Topic) exceededQuota(ctx context.Context, pol resources.Policies) (string, resources.BacklogQuota, error) {
 	if len(pol.BacklogQuotas) == 0 {
-		return "", BacklogQuota{}, nil
+		return "", resources.BacklogQuota{}, nil
 	}
 	if q, ok := pol.BacklogQuotas[quotaSize]; ok && q.LimitSize >= 0 {
 		if _, c := t.slowestCursor(); c != nil && backlogBytes(t.ml.Info(), c.MarkDelete()) > q.LimitSize {
@@ -106,30 +107,30 @@ func (t *Topic) exceededQuota(ctx context.Context, pol Policies) (string, Backlo
 	if q, ok := pol.BacklogQuotas[quotaAge]; ok && q.LimitTime > 0 {
 		p, ok := t.oldestUnacked()
 		if !ok || t.ml.LastConfirmed().Less(p) {
-			return "", BacklogQuota{}, nil
+			return "", resources.BacklogQuota{}, nil
 		}
 		ents, err := t.ml.ReadEntries(ctx, p, 1)
 		if err != nil {
-			return "", BacklogQuota{}, fmt.Errorf("read oldest backlog entry %s: %w", p, err)
+			return "", resources.BacklogQuota{}, fmt.Errorf("read oldest backlog entry %s: %w", p, err)
 		}
 		if len(ents) == 0 {
-			return "", BacklogQuota{}, nil
+			return "", resources.BacklogQuota{}, nil
 		}
 		pl, err := wire.ParsePayload(ents[0].Data)
 		if err != nil || pl.Metadata == nil {
-			return "", BacklogQuota{}, nil // no publish time to judge by
+			return "", resources.BacklogQuota{}, nil // no publish time to judge by
 		}
 		age := time.Since(time.UnixMilli(int64(pl.Metadata.GetPublishTime())))
 		if age > time.Duration(q.LimitTime)*time.Second {
 			return quotaAge, q, nil
 		}
 	}
-	return "", BacklogQuota{}, nil
+	return "", resources.BacklogQuota{}, nil
 }
 
 // admitProducer refuses a producer while a producer_request_hold or producer_exception
 // quota is exceeded.
-func (t *Topic) admitProducer(ctx context.Context, pol Policies) error {
+func (t *Topic) admitProducer(ctx context.Context, pol resources.Policies) error {
 	typ, q, err := t.exceededQuota(ctx, pol)
 	if err != nil || typ == "" {
 		return err

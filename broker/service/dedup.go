@@ -9,6 +9,7 @@ import (
 
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
+	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/broker/wire"
 	"github.com/strata-io/strata/metadata"
 )
@@ -25,6 +26,11 @@ type dedupRecord struct {
 	FormatVersion int              `json:"formatVersion"`
 	Position      string           `json:"position"` // every entry up to here is in Producers
 	Producers     map[string]int64 `json:"producers"`
+}
+
+// dedupKey is where a topic's snapshot is kept, next to its managed ledger's record.
+func dedupKey(store *metadata.Store, name topic.Name) string {
+	return store.Keys.Under("managed-ledgers", name.String(), "dedup")
 }
 
 // dedupCursorName is the durable cursor that keeps the entries after the last snapshot
@@ -49,7 +55,7 @@ type dedup struct {
 }
 
 func newDedup(t *Topic) *dedup {
-	return &dedup{topic: t, key: t.svc.store.Keys.Under("managed-ledgers", t.name.String(), "dedup"),
+	return &dedup{topic: t, key: dedupKey(t.svc.store, t.name),
 		pushed: map[string]int64{}, persisted: map[string]int64{}}
 }
 
@@ -148,8 +154,8 @@ func (d *dedup) persistedUpTo(producer string, highest int64, pos managedledger.
 		}
 	}
 	d.mu.Unlock()
-	if snap {
-		go d.writeSnapshot(rec)
+	if snap && !d.topic.bg.Go(func(ctx context.Context) { d.writeSnapshot(ctx, rec) }) {
+		d.snapshotDone() // the topic is closing: its final snapshot covers this one
 	}
 }
 
@@ -160,9 +166,17 @@ func (d *dedup) failed(producer string) {
 	d.pushed[producer] = d.persisted[producer]
 }
 
-func (d *dedup) writeSnapshot(rec dedupRecord) {
-	defer func() { d.mu.Lock(); d.snapshotting = false; d.mu.Unlock() }()
-	d.persist(context.Background(), rec)
+// writeSnapshot runs on a goroutine of the topic's (Topic.bg): Topic.Close cancels ctx
+// and waits for it.
+func (d *dedup) writeSnapshot(ctx context.Context, rec dedupRecord) {
+	defer d.snapshotDone()
+	d.persist(ctx, rec)
+}
+
+func (d *dedup) snapshotDone() {
+	d.mu.Lock()
+	d.snapshotting = false
+	d.mu.Unlock()
 }
 
 // persist writes the snapshot, then lets the entries it covers be trimmed.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"sync"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -63,8 +62,7 @@ func publishAll(t *testing.T, tp *Topic, producer string, seqs []int64) []pubRes
 }
 
 func TestDeduplicationSurvivesReopen(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	c := bookietest.Start(t, "/deduptest", 1)
 	newSvc := func() *Service {
 		mlf := managedledger.NewFactory(c.Store, c.Ledgers, managedledger.Config{MaxEntriesPerLedger: 4})
@@ -88,12 +86,12 @@ func TestDeduplicationSurvivesReopen(t *testing.T) {
 	// reconnect) is dropped, and every answer still comes back in order.
 	res := publishAll(t, tp, "p", []int64{0, 1, 2, 3, 4, 5, 3, 4, 5, 6, 7})
 	for _, r := range res[6:9] {
-		if r.pos != Duplicate {
+		if r.pos != Duplicate() {
 			t.Errorf("resent seq %d stored at %v, want dropped", r.seq, r.pos)
 		}
 	}
 	for _, r := range append(res[:6:6], res[9:]...) {
-		if r.pos == Duplicate {
+		if r.pos == Duplicate() {
 			t.Errorf("new seq %d dropped as a duplicate", r.seq)
 		}
 	}
@@ -117,14 +115,13 @@ func TestDeduplicationSurvivesReopen(t *testing.T) {
 		t.Fatalf("after reopen LastSequenceID = %d, want 7", got)
 	}
 	res = publishAll(t, tp2, "p", []int64{6, 7, 8})
-	if res[0].pos != Duplicate || res[1].pos != Duplicate || res[2].pos == Duplicate {
+	if res[0].pos != Duplicate() || res[1].pos != Duplicate() || res[2].pos == Duplicate() {
 		t.Fatalf("after reopen: %+v, want 6 and 7 dropped, 8 stored", res)
 	}
 }
 
 func TestDeduplicationSnapshot(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	c := bookietest.Start(t, "/dedupsnap", 1)
 	mlf := managedledger.NewFactory(c.Store, c.Ledgers, managedledger.Config{})
 	svc := New(c.Store, mlf, Config{DeduplicationEnabled: true})
@@ -170,8 +167,7 @@ func TestDeduplicationSnapshot(t *testing.T) {
 // after the last snapshot. Small ledgers make the log roll over, and with no
 // subscription the zero retention would trim them if the dedup cursor did not hold them.
 func TestDeduplicationRebuiltAfterTakeover(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	c := bookietest.Start(t, "/deduptakeover", 1)
 	newSvc := func() *Service {
 		mlf := managedledger.NewFactory(c.Store, c.Ledgers, managedledger.Config{MaxEntriesPerLedger: 3})
@@ -204,7 +200,7 @@ func TestDeduplicationRebuiltAfterTakeover(t *testing.T) {
 		t.Fatalf("new owner: LastSequenceID(q) = %d, want 101", got)
 	}
 	res := publishAll(t, tp2, "p", []int64{8, 9, 10})
-	if res[0].pos != Duplicate || res[1].pos != Duplicate || res[2].pos == Duplicate {
+	if res[0].pos != Duplicate() || res[1].pos != Duplicate() || res[2].pos == Duplicate() {
 		t.Fatalf("after takeover: %+v, want 8 and 9 dropped, 10 stored", res)
 	}
 }

@@ -17,12 +17,6 @@ import (
 // forced.
 var ErrTopicBusy = errors.New("service: topic has connected producers or consumers")
 
-// TopicExists reports whether a (non-partitioned, or partition) topic has a managed
-// ledger.
-func (s *Service) TopicExists(ctx context.Context, name topic.Name) (bool, error) {
-	return s.topicExists(ctx, name)
-}
-
 // CreateTopic creates a non-partitioned topic (even when auto topic creation is off);
 // metadata.ErrExists if it, or a partitioned topic of that name, exists; ErrNotFound if
 // its namespace does not.
@@ -35,7 +29,7 @@ func (s *Service) CreateTopic(ctx context.Context, name topic.Name) error {
 	} else if n > 0 {
 		return fmt.Errorf("%w: %s is a partitioned topic", metadata.ErrExists, name)
 	}
-	exists, err := s.topicExists(ctx, name)
+	exists, err := s.Namespaces.TopicExists(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -70,7 +64,7 @@ func (t *Topic) inUse() bool {
 // meanwhile waits, then gets ErrTopicNotFound (and, with auto creation, creates a new
 // empty topic on its next attempt, as in Pulsar).
 func (s *Service) DeleteTopic(ctx context.Context, name topic.Name, force bool) error {
-	exists, err := s.topicExists(ctx, name)
+	exists, err := s.Namespaces.TopicExists(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -113,7 +107,7 @@ func (s *Service) DeleteTopic(ctx context.Context, name topic.Name, force bool) 
 	close(hold.ready)
 	if err == nil && !name.IsPartition() {
 		// Its topic-level policies go with it (a partitioned topic's with its record).
-		err = s.store.Delete(ctx, s.topicPoliciesKey(name), -1)
+		err = s.Namespaces.DeleteTopicPolicies(ctx, name)
 	}
 	return err
 }
@@ -140,10 +134,10 @@ func (s *Service) DeletePartitionedTopic(ctx context.Context, base topic.Name, f
 			return err
 		}
 	}
-	if err := s.store.Delete(ctx, s.topicPoliciesKey(base), -1); err != nil {
+	if err := s.Namespaces.DeleteTopicPolicies(ctx, base); err != nil {
 		return err
 	}
-	return s.Namespaces.deletePartitionedRecord(ctx, base)
+	return s.Namespaces.DeletePartitionedRecord(ctx, base)
 }
 
 // DeleteNamespace deletes a namespace. Without force it is refused (ErrNotEmpty) while
@@ -181,7 +175,7 @@ func (s *Service) DeleteNamespace(ctx context.Context, ns string, force bool) er
 			return err
 		}
 	}
-	return s.Namespaces.deleteNamespaceRecord(ctx, ns)
+	return s.Namespaces.DeleteNamespaceRecord(ctx, ns)
 }
 
 // loaded returns the topic if it is open on this broker, else nil.
@@ -226,7 +220,7 @@ func (s *Service) Unload(ctx context.Context, name topic.Name) error {
 		close(hold.ready)
 		return nil
 	}
-	exists, err := s.topicExists(ctx, name)
+	exists, err := s.Namespaces.TopicExists(ctx, name)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/ownership"
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/metadata"
 )
@@ -40,6 +41,8 @@ type Config struct {
 	// under a claim on its bundle, and its writes are acknowledged only while the claim
 	// is valid. Nil serves every topic (unit tests).
 	Ownership *ownership.Manager
+	// TopicHooks are told when each topic is loaded and when it is closing (hooks.go).
+	TopicHooks []TopicHooks
 }
 
 func (c *Config) applyDefaults() {
@@ -69,25 +72,28 @@ func (c *Config) applyDefaults() {
 
 // Service is the set of topics this broker serves.
 type Service struct {
-	cfg        Config
-	store      *metadata.Store
-	mlf        *managedledger.Factory
-	log        *slog.Logger
-	Namespaces *Namespaces
-	Schemas    *Schemas
+	cfg   Config
+	store *metadata.Store
+	mlf   *managedledger.Factory
+	log   *slog.Logger
+	// Namespaces and Schemas are the etcd records topics obey and admin changes.
+	Namespaces  *resources.Namespaces
+	Schemas     *resources.Schemas
+	policyWatch *resources.PolicyWatch // follows Namespaces' records (EnforcePolicies)
 
 	producerSeq atomic.Uint64
+
+	// ctx is the Service's own context, cancelled by Close; bg are the goroutines it
+	// owns besides the enforcer's (a topic closing itself after a fence), waited for by
+	// Close.
+	ctx context.Context
+	bg  *goroutines
 
 	mu     sync.Mutex
 	topics map[string]*topicSlot
 	closed bool
-	// nsPolicies is the latest watched record of each namespace (policy.go); enforcer
-	// is set by EnforcePolicies.
-	nsPolicies map[string]policySnapshot
-	// topicPols is the latest watched override record of each topic (topicpolicy.go),
-	// keyed by persistent/<tenant>/<namespace>/<topic>.
-	topicPols map[string]topicPolicySnapshot
-	enforcer  *policyEnforcer
+	// enforcer is set by EnforcePolicies.
+	enforcer *policyEnforcer
 }
 
 // topicSlot lets concurrent openers of one topic wait for the first.
@@ -102,16 +108,18 @@ type topicSlot struct {
 // New returns a Service.
 func New(store *metadata.Store, mlf *managedledger.Factory, cfg Config) *Service {
 	cfg.applyDefaults()
-	return &Service{cfg: cfg, store: store, mlf: mlf, log: cfg.Logger, Namespaces: &Namespaces{s: store},
-		Schemas: &Schemas{s: store}, topics: map[string]*topicSlot{}}
+	s := &Service{cfg: cfg, store: store, mlf: mlf, log: cfg.Logger, Namespaces: resources.NewNamespaces(store),
+		Schemas: resources.NewSchemas(store), topics: map[string]*topicSlot{}}
+	s.bg = newGoroutines(context.Background())
+	s.ctx = s.bg.ctx
+	s.policyWatch = resources.NewPolicyWatch(s.Namespaces, cfg.Logger, s)
+	return s
 }
 
 // Cluster is the cluster name.
 func (s *Service) Cluster() string { return s.cfg.Cluster }
 
 var (
-	// ErrTopicNotFound: the topic does not exist and may not be auto-created.
-	ErrTopicNotFound = errors.New("service: topic not found")
 	// ErrServiceClosed: the broker is shutting down.
 	ErrServiceClosed = errors.New("service: shutting down")
 	// ErrOwnershipLost: the broker's claim on the topic's bundle ended (released, or
@@ -169,6 +177,11 @@ func (s *Service) load(ctx context.Context, name topic.Name, create, explicit bo
 	s.mu.Unlock()
 
 	slot.t, slot.err = s.openTopic(ctx, name, create, explicit)
+	if slot.err == nil {
+		// Before the topic becomes visible: nothing can close it yet, so every hook
+		// hears "loaded" before "closing".
+		s.topicLoaded(slot.t)
+	}
 	close(slot.ready)
 	if slot.err == nil {
 		s.refreshPolicies(slot.t) // a change watched while it opened
@@ -192,14 +205,14 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explic
 		}
 		claim = c
 	}
-	pol, polRev, err := s.Namespaces.policiesWithRevision(ctx, name.NamespaceName())
+	pol, polRev, err := s.Namespaces.PoliciesWithRevision(ctx, name.NamespaceName())
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("%w: %s: %v", ErrTopicNotFound, name, err)
 		}
 		return nil, err
 	}
-	exists, err := s.topicExists(ctx, name)
+	exists, err := s.Namespaces.TopicExists(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +236,7 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explic
 	}
 	// Use a context that survives the caller: the managed ledger's background work is
 	// bound to the topic's life, not to the request that opened it.
-	tp, tpRev, err := s.topicPoliciesWithRevision(ctx, name)
+	tp, tpRev, err := s.Namespaces.TopicPoliciesWithRevision(ctx, name)
 	if err != nil {
 		return nil, err
 	}
@@ -234,27 +247,17 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explic
 	}
 	t := newTopic(s, name, ml)
 	t.claim = claim
-	t.pol = &policySnapshot{p: pol, rev: polRev}
-	t.tpol = topicPolicySnapshot{p: tp, rev: tpRev}
+	t.pol = &resources.Versioned[resources.Policies]{Value: pol, Rev: polRev}
+	t.tpol = resources.Versioned[resources.TopicPolicies]{Value: tp, Rev: tpRev}
 	if s.dedupEnabled(eff) {
 		t.dedup = newDedup(t)
 		if err := t.dedup.load(ctx); err != nil {
 			ml.Close(context.WithoutCancel(ctx))
+			t.bg.Stop()
 			return nil, err
 		}
 	}
 	return t, nil
-}
-
-func (s *Service) topicExists(ctx context.Context, name topic.Name) (bool, error) {
-	_, err := s.store.Get(ctx, s.store.Keys.Under("managed-ledgers", name.String()))
-	if err == nil {
-		return true, nil
-	}
-	if errors.Is(err, metadata.ErrNotFound) {
-		return false, nil
-	}
-	return false, err
 }
 
 // LoadedTopics returns the topics open on this broker.
@@ -319,7 +322,7 @@ func (s *Service) closing(t *Topic) (done func()) {
 	}
 }
 
-func (s *Service) dedupEnabled(p Policies) bool {
+func (s *Service) dedupEnabled(p resources.Policies) bool {
 	if p.DeduplicationEnabled != nil {
 		return *p.DeduplicationEnabled
 	}
@@ -331,7 +334,8 @@ func (s *Service) nextProducerName() string {
 	return fmt.Sprintf("%s-%s-%d", s.cfg.Cluster, s.cfg.BrokerID, s.producerSeq.Add(1))
 }
 
-// Close closes every topic (their clients reconnect elsewhere).
+// Close closes every topic (their clients reconnect elsewhere) and returns once every
+// goroutine the Service started has ended.
 func (s *Service) Close(ctx context.Context) {
 	s.mu.Lock()
 	s.closed = true
@@ -340,6 +344,7 @@ func (s *Service) Close(ctx context.Context) {
 	for _, t := range s.LoadedTopics() {
 		t.Close(ctx)
 	}
+	s.bg.Stop() // topics closing themselves (closeAsync)
 }
 
 // Load sums what the broker's loaded topics carry, for its ownership record.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"sync/atomic"
 
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
@@ -22,8 +21,6 @@ type SubscribeSpec struct {
 	StartMessageID *managedledger.Position
 	Consumer       ConsumerSpec
 }
-
-var nonDurableSeq atomic.Uint64
 
 // Subscribe attaches a consumer, creating the subscription if needed. Call
 // Consumer.Start after telling the client it succeeded.
@@ -73,7 +70,7 @@ func (t *Topic) subscription(ctx context.Context, spec SubscribeSpec) (*Subscrip
 			return nil, err
 		}
 		// A reader's subscription is private to it: give it a unique key.
-		key := spec.Subscription + "\x00nd" + strconv.FormatUint(nonDurableSeq.Add(1), 10)
+		key := spec.Subscription + "\x00nd" + strconv.FormatUint(t.nonDurableSeq.Add(1), 10)
 		s, err := newSubscription(t, spec.Subscription, c, false, spec.Type)
 		if err != nil {
 			return nil, err

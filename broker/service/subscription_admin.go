@@ -20,10 +20,10 @@ import (
 
 // Earliest and Latest are the admin API's special start positions (Pulsar's message ids
 // -1:-1 and MaxInt64:MaxInt64).
-var (
-	Earliest = managedledger.Position{Ledger: -1, Entry: -1}
-	Latest   = managedledger.Position{Ledger: math.MaxInt64, Entry: math.MaxInt64}
-)
+func Earliest() managedledger.Position { return managedledger.Position{Ledger: -1, Entry: -1} }
+func Latest() managedledger.Position {
+	return managedledger.Position{Ledger: math.MaxInt64, Entry: math.MaxInt64}
+}
 
 // SubscriptionNames lists the durable subscriptions (and readers, by name).
 func (t *Topic) SubscriptionNames() []string {
@@ -72,7 +72,7 @@ func (t *Topic) CreateSubscription(ctx context.Context, name string, at managedl
 		return fmt.Errorf("%w: subscription %q", metadata.ErrExists, name)
 	}
 	initial := managedledger.Latest
-	if at == Earliest {
+	if at == Earliest() {
 		initial = managedledger.Earliest
 	}
 	c, created, err := t.ml.OpenCursor(ctx, name, initial)
@@ -82,7 +82,7 @@ func (t *Topic) CreateSubscription(ctx context.Context, name string, at managedl
 	if !created {
 		return fmt.Errorf("%w: subscription %q", metadata.ErrExists, name)
 	}
-	if at != Earliest && at != Latest {
+	if at != Earliest() && at != Latest() {
 		if err := c.Reset(at); err != nil {
 			t.ml.DeleteCursor(ctx, name)
 			return fmt.Errorf("%w: reset to %s: %v", ErrBadSubscription, at, err)
@@ -151,7 +151,7 @@ func (t *Topic) SkipMessages(ctx context.Context, name string, n int64) error {
 		return err
 	}
 	var ps []managedledger.Position
-	for p := range c.Unacked(cursor.Earliest, Latest) {
+	for p := range c.Unacked(cursor.Earliest, Latest()) {
 		if int64(len(ps)) >= n {
 			break
 		}
@@ -162,7 +162,7 @@ func (t *Topic) SkipMessages(ctx context.Context, name string, n int64) error {
 
 // ClearBacklog acknowledges everything the subscription has not (Pulsar's skip_all).
 func (t *Topic) ClearBacklog(ctx context.Context, name string) error {
-	return t.ackBefore(name, Latest)
+	return t.ackBefore(name, Latest())
 }
 
 // ExpireMessages acknowledges every entry published more than age ago.
@@ -244,7 +244,7 @@ func (t *Topic) PeekEntry(ctx context.Context, name string, nth int) (managedled
 	}
 	i := 0
 	var at *managedledger.Position
-	for p := range c.Unacked(cursor.Earliest, Latest) {
+	for p := range c.Unacked(cursor.Earliest, Latest()) {
 		i++
 		if i == nth {
 			at = &p

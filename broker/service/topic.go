@@ -10,6 +10,7 @@ import (
 
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/ownership"
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/broker/topic"
 )
 
@@ -37,10 +38,17 @@ type Topic struct {
 	// dedup is set at open when deduplication is enabled for the namespace.
 	dedup *dedup
 
-	// polMu guards pol, the namespace policies the topic enforces (policy.go).
+	// polMu guards pol, the namespace policies the topic enforces, and tpol, the
+	// topic's overrides (policy.go).
 	polMu sync.Mutex
-	pol   *policySnapshot
-	tpol  topicPolicySnapshot // the topic's overrides (topicpolicy.go)
+	pol   *resources.Versioned[resources.Policies]
+	tpol  resources.Versioned[resources.TopicPolicies]
+
+	// nonDurableSeq numbers readers' subscriptions, to give each a unique key in subs.
+	nonDurableSeq atomic.Uint64
+	// bg are the topic's background goroutines (deduplication snapshots), stopped by
+	// Close.
+	bg *goroutines
 
 	// pubMu guards the queue that keeps publish callbacks in Publish order (duplicates
 	// are answered without a write, but still in their turn).
@@ -50,7 +58,8 @@ type Topic struct {
 }
 
 func newTopic(svc *Service, name topic.Name, ml *managedledger.ManagedLedger) *Topic {
-	return &Topic{svc: svc, name: name, ml: ml, producers: map[string]*Producer{}, subs: map[string]*Subscription{}}
+	return &Topic{svc: svc, name: name, ml: ml, producers: map[string]*Producer{}, subs: map[string]*Subscription{},
+		bg: newGoroutines(context.Background())}
 }
 
 // Name is the topic's name.
@@ -221,7 +230,7 @@ func (t *Topic) Publish(m PublishMessage, cb func(managedledger.Position, error)
 	t.pubMu.Unlock()
 	if d != nil && !d.admit(m.Producer, m.SequenceID, highest) {
 		// Answered in its turn, after the publishes before it: receipts keep send order.
-		t.publishDone(slot, Duplicate, nil)
+		t.publishDone(slot, Duplicate(), nil)
 		return
 	}
 	obs := t.svc.cfg.ObservePublish
@@ -249,7 +258,7 @@ func (t *Topic) Publish(m PublishMessage, cb func(managedledger.Position, error)
 			}
 			if errors.Is(err, managedledger.ErrFenced) {
 				// Another broker owns the topic now: let every client reconnect.
-				go t.Close(context.Background())
+				t.closeAsync()
 			}
 		}
 		if errors.Is(err, managedledger.ErrTerminated) {
@@ -296,7 +305,7 @@ func (t *Topic) publishDone(s *pubSlot, pos managedledger.Position, err error) {
 				// acknowledge nothing more. The entry is durable, but the client resends it
 				// to the next owner (deduplication, when on, drops the copy).
 				r.err = fmt.Errorf("%w: %s", ErrOwnershipLost, t.name)
-				go t.Close(context.Background())
+				t.closeAsync()
 			}
 			r.cb(r.pos, r.err)
 		}
@@ -306,7 +315,7 @@ func (t *Topic) publishDone(s *pubSlot, pos managedledger.Position, err error) {
 
 // Duplicate is the position reported for a message dropped by deduplication (Pulsar
 // answers such a SEND with message id -1:-1).
-var Duplicate = managedledger.Position{Ledger: -1, Entry: -1}
+func Duplicate() managedledger.Position { return managedledger.Position{Ledger: -1, Entry: -1} }
 
 // LastSequenceID is the highest sequence id persisted for a producer name, or -1 (also
 // when deduplication is off), for PRODUCER_SUCCESS.
@@ -350,12 +359,22 @@ func (t *Topic) Close(ctx context.Context) {
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	t.svc.topicClosing(cctx, t)
 	if err := t.ml.Close(cctx); err != nil {
 		t.svc.log.Warn("close managed ledger", "topic", t.name.String(), "err", err)
 	}
-	// Every add has completed now; a final snapshot spares the next owner the replay.
-	// Never after a takeover: the new owner's snapshot is the one that counts.
+	// Every add has completed now, so no snapshot starts any more: stop the one that
+	// may be under way (the final one below supersedes it).
+	t.bg.Stop()
+	// A final snapshot spares the next owner the replay. Never after a takeover: the
+	// new owner's snapshot is the one that counts.
 	if t.dedup != nil && !t.ml.Fenced() {
 		t.dedup.close(cctx)
 	}
+}
+
+// closeAsync closes the topic on a goroutine the Service owns (Service.Close waits for
+// it): the publish path notices a fence or a lost claim and must not wait for the close.
+func (t *Topic) closeAsync() {
+	t.svc.bg.Go(func(ctx context.Context) { t.Close(ctx) })
 }

@@ -1,4 +1,4 @@
-package service
+package resources
 
 import (
 	"bytes"
@@ -41,11 +41,11 @@ type schemaRecord struct {
 	Versions      []SchemaInfo `json:"versions"`
 }
 
-// ErrSchemaNotFound: the topic has no schema, or none at the requested version.
-var ErrSchemaNotFound = errors.New("service: schema not found")
-
 // Schemas reads and writes topics' schema registries.
 type Schemas struct{ s *metadata.Store }
+
+// NewSchemas returns the schema registries kept in store.
+func NewSchemas(store *metadata.Store) *Schemas { return &Schemas{s: store} }
 
 func (sc *Schemas) key(name topic.Name) string {
 	b := name.Base()

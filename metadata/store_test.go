@@ -103,7 +103,7 @@ func TestWatchResumesAndResetsAfterCompaction(t *testing.T) {
 	s, _ := metadatatest.Store(t, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	p := s.Keys.Under("w") + "/"
+	p := s.Keys.E2E("w") + "/"
 	if _, err := s.Put(ctx, p+"a", []byte("1")); err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/strata-io/strata/bookie/audit"
 	"github.com/strata-io/strata/bookie/autorecovery"
 	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
@@ -60,7 +61,7 @@ func TestClosedLedgersLostBookie(t *testing.T) {
 	for _, id := range ids {
 		checkCopies(ctx, t, c.Ledgers, id)
 	}
-	under, err := autorecovery.UnderReplicated(ctx, c.Store)
+	under, err := audit.UnderReplicated(ctx, c.Store)
 	if err != nil || len(under) != 0 {
 		t.Fatalf("under-replicated after healing: %v, %v", under, err)
 	}
@@ -344,7 +345,7 @@ func TestDecommission(t *testing.T) {
 	}
 	rd := startReader(ctx, t, c.NewClient(), ids)
 	eventually(t, bound, "no ledger on "+target, func() (bool, string) {
-		on, err := autorecovery.LedgersOn(ctx, c.Store, target)
+		on, err := audit.LedgersOn(ctx, c.Store, target)
 		return err == nil && len(on) == 0, fmt.Sprintf("ledgers on it: %v (%v)", on, err)
 	})
 	rd.finish(t)
@@ -393,7 +394,7 @@ func TestLostEntries(t *testing.T) {
 	// A registry change makes the worker try again; the count does not move.
 	c.StartBookie("b6")
 	eventually(t, bound, "audit after the new bookie", func() (bool, string) {
-		under, err := autorecovery.UnderReplicated(ctx, c.Store)
+		under, err := audit.UnderReplicated(ctx, c.Store)
 		return err == nil && slices.Contains(under, l.ID()) && w.Stats().UnderReplicated == 1,
 			fmt.Sprintf("under-replicated %v (%v), stats %+v", under, err, w.Stats())
 	})

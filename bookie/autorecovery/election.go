@@ -33,7 +33,7 @@ type LeaderRecord struct {
 }
 
 // LeaderKey is the election key, ROOT/autorecovery/leader.
-func LeaderKey(s *metadata.Store) string { return s.Keys.Under("autorecovery", "leader") }
+func LeaderKey(s *metadata.Store) string { return s.Keys.AutorecoveryLeader() }
 
 // Leader returns the id of the active worker, metadata.ErrNotFound when there is none.
 func Leader(ctx context.Context, s *metadata.Store) (LeaderRecord, error) {

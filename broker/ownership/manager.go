@@ -189,9 +189,9 @@ func (m *Manager) OnRelease(f func(context.Context, *Claim)) {
 func (m *Manager) BrokerID() string { return m.cfg.BrokerID }
 
 func (m *Manager) ownershipKey(b Bundle) string {
-	return m.store.Keys.Under("ownership", b.Namespace, b.Range())
+	return m.store.Keys.Ownership(b.Namespace, b.Range())
 }
-func (m *Manager) brokerKey(id string) string { return m.store.Keys.Under("brokers", id) }
+func (m *Manager) brokerKey(id string) string { return m.store.Keys.Broker(id) }
 
 // newSession grants a lease, clears what an earlier incarnation of this broker (same
 // id, so the same advertised address: it cannot be alive) left behind, and registers
@@ -216,7 +216,7 @@ func (m *Manager) newSession(ctx context.Context) (*session, error) {
 
 // clearStale deletes ownership keys held by this broker id under another lease.
 func (m *Manager) clearStale(ctx context.Context, lease int64) error {
-	vals, _, err := m.store.List(ctx, m.store.Keys.Under("ownership")+"/")
+	vals, _, err := m.store.List(ctx, m.store.Keys.Ownerships())
 	if err != nil {
 		return err
 	}
@@ -572,7 +572,7 @@ func (m *Manager) LookupBundle(ctx context.Context, b Bundle, authoritative bool
 
 // Brokers lists the live brokers' records, by id.
 func (m *Manager) Brokers(ctx context.Context) ([]BrokerInfo, error) {
-	vals, _, err := m.store.List(ctx, m.store.Keys.Under("brokers")+"/")
+	vals, _, err := m.store.List(ctx, m.store.Keys.Brokers())
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 
 func TestCreateCASDelete(t *testing.T) {
 	s, _ := metadatatest.Store(t, "")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	k := s.Keys.Ledger(42)
 	if k != "/strata/ledgers/0000000000000000042" {
 		t.Fatalf("ledger key layout changed: %s", k)
@@ -53,7 +53,7 @@ func TestCreateCASDelete(t *testing.T) {
 
 func TestNextIDUniqueAndIncreasing(t *testing.T) {
 	s, _ := metadatatest.Store(t, "/t1")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	var last int64
 	seen := map[int64]bool{}
 	for i := 0; i < 50; i++ {
@@ -74,7 +74,7 @@ func TestNextIDUniqueAndIncreasing(t *testing.T) {
 
 func TestLeaseKeysVanishOnRevoke(t *testing.T) {
 	s, _ := metadatatest.Store(t, "")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	l, err := s.GrantLease(ctx, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestLeaseKeysVanishOnRevoke(t *testing.T) {
 
 func TestWatchResumesAndResetsAfterCompaction(t *testing.T) {
 	s, _ := metadatatest.Store(t, "")
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(testCtx(t))
 	defer cancel()
 	p := s.Keys.E2E("w") + "/"
 	if _, err := s.Put(ctx, p+"a", []byte("1")); err != nil {

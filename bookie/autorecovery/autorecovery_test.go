@@ -15,6 +15,7 @@ import (
 	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/bookie/registry"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 )
 
@@ -24,7 +25,7 @@ import (
 // never fail. The metrics say what happened.
 func TestClosedLedgersLostBookie(t *testing.T) {
 	ctx := testCtx(t)
-	rng, _ := testRand(t)
+	rng := testenv.Rand(t)
 	c := bookietest.Start(t, "/artest", 4)
 	var ids []int64
 	for i := range 3 {
@@ -107,7 +108,7 @@ func gauge(t testing.TB, reg *prometheus.Registry, name string) float64 {
 // was fenced.
 func TestOpenLedgers(t *testing.T) {
 	ctx := testCtx(t)
-	rng, _ := testRand(t)
+	rng := testenv.Rand(t)
 	c := bookietest.Start(t, "/artest", 5)
 	const grace = 4 * time.Second
 	active := writeLedger(ctx, t, c.Ledgers, 3, 2, 2, 100, true)
@@ -195,7 +196,7 @@ func TestOpenLedgers(t *testing.T) {
 // once the second is gone.
 func TestElection(t *testing.T) {
 	ctx := testCtx(t)
-	rng, _ := testRand(t)
+	rng := testenv.Rand(t)
 	c := bookietest.Start(t, "/artest", 5)
 	w1 := startWorker(t, c, "w1", func(cfg *autorecovery.Config) { cfg.Seed = rng.Uint64() })
 	w2 := startWorker(t, c, "w2", func(cfg *autorecovery.Config) { cfg.Seed = rng.Uint64() })
@@ -306,7 +307,7 @@ func byIDName(m map[string]*autorecovery.Worker, w *autorecovery.Worker) string 
 // alive. Afterwards no ledger metadata lists it.
 func TestDecommission(t *testing.T) {
 	ctx := testCtx(t)
-	rng, _ := testRand(t)
+	rng := testenv.Rand(t)
 	c := bookietest.Start(t, "/artest", 4)
 	var ids []int64
 	for range 4 {
@@ -369,7 +370,7 @@ func TestDecommission(t *testing.T) {
 // hold them stay listed on their missing bookies, and the ledger stays under-replicated.
 func TestLostEntries(t *testing.T) {
 	ctx := testCtx(t)
-	rng, _ := testRand(t)
+	rng := testenv.Rand(t)
 	c := bookietest.Start(t, "/artest", 5)
 	const n = 60
 	l := writeLedger(ctx, t, c.Ledgers, 3, 2, 2, n, false)

@@ -148,3 +148,27 @@ func TestWatchResumesAndResetsAfterCompaction(t *testing.T) {
 		t.Fatalf("after reset %+v", ev)
 	}
 }
+
+// A lease's local deadline is measured on its clock: granted at the clock's now, it
+// expires exactly when that clock has moved by the TTL.
+func TestLeaseDeadlineOnInjectedClock(t *testing.T) {
+	s, _ := metadatatest.Store(t, "")
+	clock := metadatatest.NewManualClock()
+	start := clock.Now()
+	l, err := s.GrantLease(testCtx(t), 30*time.Second, metadata.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	if got := l.Deadline(); !got.Equal(start.Add(30 * time.Second)) {
+		t.Fatalf("deadline %v, want grant time + TTL %v", got, start.Add(30*time.Second))
+	}
+	clock.Advance(29 * time.Second)
+	if l.Expired() || l.Remaining() != time.Second {
+		t.Fatalf("after 29 s: expired %v, remaining %v", l.Expired(), l.Remaining())
+	}
+	clock.Advance(time.Second)
+	if !l.Expired() || l.Remaining() != 0 {
+		t.Fatalf("after 30 s: expired %v, remaining %v", l.Expired(), l.Remaining())
+	}
+}

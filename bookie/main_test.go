@@ -12,6 +12,7 @@ import (
 
 	"github.com/strata-io/strata/bookie/registry"
 	"github.com/strata-io/strata/bookie/store"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 	"github.com/strata-io/strata/metadata/metadatatest"
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
@@ -23,11 +24,7 @@ func TestMain(m *testing.M) {
 
 const failsafe = 30 * time.Second
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return testenv.Context(t, failsafe) }
 
 func etcd(t *testing.T) *metadata.Store {
 	md, _ := metadatatest.Store(t, "/test")

@@ -17,9 +17,10 @@ import (
 // exclusive rights must not rely on Done alone: Deadline gives a conservative local
 // moment (monotonic clock) after which the lease may already be gone on the server.
 type Lease struct {
-	id  clientv3.LeaseID
-	ttl time.Duration
-	cli *clientv3.Client
+	id    clientv3.LeaseID
+	ttl   time.Duration
+	cli   *clientv3.Client
+	clock Clock
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -32,18 +33,22 @@ type Lease struct {
 
 // GrantLease creates a lease with the given TTL (whole seconds, at least 1) and keeps it
 // alive until Revoke or ctx ends.
-func (s *Store) GrantLease(ctx context.Context, ttl time.Duration) (*Lease, error) {
+func (s *Store) GrantLease(ctx context.Context, ttl time.Duration, opts ...LeaseOption) (*Lease, error) {
 	secs := int64(ttl / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
-	sent := time.Now()
+	l := &Lease{ttl: time.Duration(secs) * time.Second, cli: s.cli, clock: SystemClock{}, done: make(chan struct{})}
+	for _, o := range opts {
+		o(l)
+	}
+	sent := l.clock.Now()
 	g, err := s.cli.Grant(ctx, secs)
 	if err != nil {
 		return nil, fmt.Errorf("metadata: grant lease: %w", err)
 	}
 	kctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	l := &Lease{id: g.ID, ttl: time.Duration(secs) * time.Second, cli: s.cli, cancel: cancel, done: make(chan struct{}), lastOK: sent}
+	l.id, l.cancel, l.lastOK = g.ID, cancel, sent
 	go l.keepAlive(kctx)
 	return l, nil
 }
@@ -60,7 +65,7 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		sent := time.Now()
+		sent := l.clock.Now()
 		rctx, cancel := context.WithTimeout(ctx, l.ttl/3)
 		resp, err := l.cli.KeepAliveOnce(rctx, l.id)
 		cancel()
@@ -68,7 +73,7 @@ func (l *Lease) keepAlive(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
-			if time.Since(l.Deadline()) > 0 || isLeaseNotFound(err) {
+			if l.Expired() || isLeaseNotFound(err) {
 				return // expired on our clock or on the server: lost for good
 			}
 			continue // transient; retry on the next tick while time remains
@@ -102,6 +107,17 @@ func (l *Lease) Deadline() time.Time {
 	defer l.mu.Unlock()
 	return l.lastOK.Add(l.ttl)
 }
+
+// Expired reports whether the local deadline has passed (on the lease's clock): from
+// then on the lease may be gone on the server, whatever Done says.
+func (l *Lease) Expired() bool { return !l.clock.Now().Before(l.Deadline()) }
+
+// Remaining is how long until the local deadline (on the lease's clock); zero or less
+// once it has passed.
+func (l *Lease) Remaining() time.Duration { return l.Deadline().Sub(l.clock.Now()) }
+
+// Clock is the clock the lease's deadline is measured on.
+func (l *Lease) Clock() Clock { return l.clock }
 
 // Revoke ends the lease now, deleting its keys.
 func (l *Lease) Revoke(ctx context.Context) error {

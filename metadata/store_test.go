@@ -13,7 +13,7 @@ import (
 
 func TestCreateCASDelete(t *testing.T) {
 	s, _ := metadatatest.Store(t, "")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	k := s.Keys.Ledger(42)
 	if k != "/strata/ledgers/0000000000000000042" {
 		t.Fatalf("ledger key layout changed: %s", k)
@@ -53,7 +53,7 @@ func TestCreateCASDelete(t *testing.T) {
 
 func TestNextIDUniqueAndIncreasing(t *testing.T) {
 	s, _ := metadatatest.Store(t, "/t1")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	var last int64
 	seen := map[int64]bool{}
 	for i := 0; i < 50; i++ {
@@ -74,7 +74,7 @@ func TestNextIDUniqueAndIncreasing(t *testing.T) {
 
 func TestLeaseKeysVanishOnRevoke(t *testing.T) {
 	s, _ := metadatatest.Store(t, "")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	l, err := s.GrantLease(ctx, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -101,9 +101,9 @@ func TestLeaseKeysVanishOnRevoke(t *testing.T) {
 
 func TestWatchResumesAndResetsAfterCompaction(t *testing.T) {
 	s, _ := metadatatest.Store(t, "")
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(testCtx(t))
 	defer cancel()
-	p := s.Keys.Under("w") + "/"
+	p := s.Keys.E2E("w") + "/"
 	if _, err := s.Put(ctx, p+"a", []byte("1")); err != nil {
 		t.Fatal(err)
 	}
@@ -146,5 +146,29 @@ func TestWatchResumesAndResetsAfterCompaction(t *testing.T) {
 	ev = <-ch2
 	if ev.Type != metadata.EventPut || ev.Value.Key != p+"d" {
 		t.Fatalf("after reset %+v", ev)
+	}
+}
+
+// A lease's local deadline is measured on its clock: granted at the clock's now, it
+// expires exactly when that clock has moved by the TTL.
+func TestLeaseDeadlineOnInjectedClock(t *testing.T) {
+	s, _ := metadatatest.Store(t, "")
+	clock := metadatatest.NewManualClock()
+	start := clock.Now()
+	l, err := s.GrantLease(testCtx(t), 30*time.Second, metadata.WithClock(clock))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop()
+	if got := l.Deadline(); !got.Equal(start.Add(30 * time.Second)) {
+		t.Fatalf("deadline %v, want grant time + TTL %v", got, start.Add(30*time.Second))
+	}
+	clock.Advance(29 * time.Second)
+	if l.Expired() || l.Remaining() != time.Second {
+		t.Fatalf("after 29 s: expired %v, remaining %v", l.Expired(), l.Remaining())
+	}
+	clock.Advance(time.Second)
+	if !l.Expired() || l.Remaining() != 0 {
+		t.Fatalf("after 30 s: expired %v, remaining %v", l.Expired(), l.Remaining())
 	}
 }

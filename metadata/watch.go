@@ -36,11 +36,31 @@ type WatchEvent struct {
 // and sends an EventReset before continuing.
 func (s *Store) Watch(ctx context.Context, prefix string, fromRev int64) <-chan WatchEvent {
 	out := make(chan WatchEvent, 64)
-	go s.watchLoop(ctx, prefix, fromRev, out)
+	go s.watchLoop(ctx, prefix, fromRev, false, out)
 	return out
 }
 
-func (s *Store) watchLoop(ctx context.Context, prefix string, next int64, out chan<- WatchEvent) {
+// ListWatch is the list-then-watch pattern in one call: it keeps a caller's copy of
+// everything under prefix up to date until ctx ends, then closes the channel.
+//
+// The first event is always an EventReset whose Snapshot is the full listing of prefix
+// (a failed List is retried until it succeeds or ctx ends); after it come the puts and
+// deletes from the listing's revision+1 on, in order. A broken watch resumes after the
+// last event delivered; when etcd compacted that history, ListWatch lists again and
+// sends another EventReset, whose Snapshot replaces everything the caller knew. So a
+// caller needs exactly two operations: replace its state (EventReset) and apply one
+// change (EventPut, EventDelete).
+//
+// The caller must keep receiving until the channel is closed, or end ctx.
+func (s *Store) ListWatch(ctx context.Context, prefix string) <-chan WatchEvent {
+	out := make(chan WatchEvent, 64)
+	go s.watchLoop(ctx, prefix, 0, true, out)
+	return out
+}
+
+// watchLoop feeds out until ctx ends. With listFirst it starts with a listing (an
+// EventReset) instead of watching from next.
+func (s *Store) watchLoop(ctx context.Context, prefix string, next int64, listFirst bool, out chan<- WatchEvent) {
 	defer close(out)
 	send := func(ev WatchEvent) bool {
 		select {
@@ -63,6 +83,9 @@ func (s *Store) watchLoop(ctx context.Context, prefix string, next int64, out ch
 			}
 		}
 		return false
+	}
+	if listFirst && !relist() {
+		return
 	}
 	for ctx.Err() == nil {
 		wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))

@@ -10,10 +10,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/strata-io/strata/bookie/audit"
 	"github.com/strata-io/strata/bookie/autorecovery"
 	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/bookie/registry"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 )
 
@@ -23,7 +25,7 @@ import (
 // never fail. The metrics say what happened.
 func TestClosedLedgersLostBookie(t *testing.T) {
 	ctx := testCtx(t)
-	rng, _ := testRand(t)
+	rng := testenv.Rand(t)
 	c := bookietest.Start(t, "/artest", 4)
 	var ids []int64
 	for i := range 3 {
@@ -60,7 +62,7 @@ func TestClosedLedgersLostBookie(t *testing.T) {
 	for _, id := range ids {
 		checkCopies(ctx, t, c.Ledgers, id)
 	}
-	under, err := autorecovery.UnderReplicated(ctx, c.Store)
+	under, err := audit.UnderReplicated(ctx, c.Store)
 	if err != nil || len(under) != 0 {
 		t.Fatalf("under-replicated after healing: %v, %v", under, err)
 	}
@@ -106,7 +108,7 @@ func gauge(t testing.TB, reg *prometheus.Registry, name string) float64 {
 // was fenced.
 func TestOpenLedgers(t *testing.T) {
 	ctx := testCtx(t)
-	rng, _ := testRand(t)
+	rng := testenv.Rand(t)
 	c := bookietest.Start(t, "/artest", 5)
 	const grace = 4 * time.Second
 	active := writeLedger(ctx, t, c.Ledgers, 3, 2, 2, 100, true)
@@ -194,7 +196,7 @@ func TestOpenLedgers(t *testing.T) {
 // once the second is gone.
 func TestElection(t *testing.T) {
 	ctx := testCtx(t)
-	rng, _ := testRand(t)
+	rng := testenv.Rand(t)
 	c := bookietest.Start(t, "/artest", 5)
 	w1 := startWorker(t, c, "w1", func(cfg *autorecovery.Config) { cfg.Seed = rng.Uint64() })
 	w2 := startWorker(t, c, "w2", func(cfg *autorecovery.Config) { cfg.Seed = rng.Uint64() })
@@ -305,7 +307,7 @@ func byIDName(m map[string]*autorecovery.Worker, w *autorecovery.Worker) string 
 // alive. Afterwards no ledger metadata lists it.
 func TestDecommission(t *testing.T) {
 	ctx := testCtx(t)
-	rng, _ := testRand(t)
+	rng := testenv.Rand(t)
 	c := bookietest.Start(t, "/artest", 4)
 	var ids []int64
 	for range 4 {
@@ -344,7 +346,7 @@ func TestDecommission(t *testing.T) {
 	}
 	rd := startReader(ctx, t, c.NewClient(), ids)
 	eventually(t, bound, "no ledger on "+target, func() (bool, string) {
-		on, err := autorecovery.LedgersOn(ctx, c.Store, target)
+		on, err := audit.LedgersOn(ctx, c.Store, target)
 		return err == nil && len(on) == 0, fmt.Sprintf("ledgers on it: %v (%v)", on, err)
 	})
 	rd.finish(t)
@@ -368,7 +370,7 @@ func TestDecommission(t *testing.T) {
 // hold them stay listed on their missing bookies, and the ledger stays under-replicated.
 func TestLostEntries(t *testing.T) {
 	ctx := testCtx(t)
-	rng, _ := testRand(t)
+	rng := testenv.Rand(t)
 	c := bookietest.Start(t, "/artest", 5)
 	const n = 60
 	l := writeLedger(ctx, t, c.Ledgers, 3, 2, 2, n, false)
@@ -393,7 +395,7 @@ func TestLostEntries(t *testing.T) {
 	// A registry change makes the worker try again; the count does not move.
 	c.StartBookie("b6")
 	eventually(t, bound, "audit after the new bookie", func() (bool, string) {
-		under, err := autorecovery.UnderReplicated(ctx, c.Store)
+		under, err := audit.UnderReplicated(ctx, c.Store)
 		return err == nil && slices.Contains(under, l.ID()) && w.Stats().UnderReplicated == 1,
 			fmt.Sprintf("under-replicated %v (%v), stats %+v", under, err, w.Stats())
 	})

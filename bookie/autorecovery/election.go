@@ -33,7 +33,7 @@ type LeaderRecord struct {
 }
 
 // LeaderKey is the election key, ROOT/autorecovery/leader.
-func LeaderKey(s *metadata.Store) string { return s.Keys.Under("autorecovery", "leader") }
+func LeaderKey(s *metadata.Store) string { return s.Keys.AutorecoveryLeader() }
 
 // Leader returns the id of the active worker, metadata.ErrNotFound when there is none.
 func Leader(ctx context.Context, s *metadata.Store) (LeaderRecord, error) {
@@ -61,7 +61,7 @@ type term struct {
 // valid reports whether the worker may still act: the term was not ended and the
 // lease's local deadline has not passed. Checked before every metadata change.
 func (t *term) valid() bool {
-	return t.ctx.Err() == nil && time.Now().Before(t.lease.Deadline())
+	return t.ctx.Err() == nil && !t.lease.Expired()
 }
 
 // campaign returns once this candidate leads (under a new lease), or with ctx's error.
@@ -172,7 +172,7 @@ func (w *Worker) startTerm(ctx context.Context, lease *metadata.Lease, key strin
 		defer close(t.done)
 		defer drain(events)
 		defer cancel()
-		timer := time.NewTimer(time.Until(lease.Deadline()))
+		timer := time.NewTimer(lease.Remaining())
 		defer timer.Stop()
 		for {
 			select {
@@ -183,7 +183,7 @@ func (w *Worker) startTerm(ctx context.Context, lease *metadata.Lease, key strin
 				return
 			case <-timer.C:
 				// Keepalives move the deadline; end only once it really passed.
-				d := time.Until(lease.Deadline())
+				d := lease.Remaining()
 				if d <= 0 {
 					w.log.Warn("autorecovery: election lease deadline passed; stepping down")
 					return
@@ -223,7 +223,7 @@ func leaseAlive(l *metadata.Lease) bool {
 		return false
 	default:
 	}
-	return time.Now().Before(l.Deadline())
+	return !l.Expired()
 }
 
 // drain empties a watch channel after its context was cancelled, so its goroutine is

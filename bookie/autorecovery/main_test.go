@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"os"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/bookie/registry"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -34,30 +32,7 @@ const failsafe = 2 * time.Minute
 // machine is shared).
 const bound = 45 * time.Second
 
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// testRand returns a seeded source and logs the seed if the test fails
-// (AUTORECOVERY_SEED replays one).
-func testRand(t testing.TB) (*rand.Rand, uint64) {
-	seed := rand.Uint64()
-	if s := os.Getenv("AUTORECOVERY_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("AUTORECOVERY_SEED: %v", err)
-		}
-		seed = n
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("random seed: AUTORECOVERY_SEED=%d", seed)
-		}
-	})
-	return rand.New(rand.NewPCG(seed, seed)), seed
-}
+func testCtx(t testing.TB) context.Context { return testenv.Context(t, failsafe) }
 
 // eventually polls cond every 20 ms until it holds or `within` passes; then it fails
 // the test with cond's last explanation.

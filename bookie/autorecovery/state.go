@@ -17,23 +17,7 @@ import (
 // follow keeps st in step with the registry and the draining marks (one watch on
 // ROOT/bookies/) and signals wake on every change that matters, until ctx ends.
 func (w *Worker) follow(ctx context.Context, st *clusterState, wake chan<- struct{}) {
-	prefix := w.store.Keys.Under("bookies") + "/"
-	var events <-chan metadata.WatchEvent
-	for events == nil {
-		vals, rev, err := w.store.List(ctx, prefix)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			w.log.Warn("autorecovery: list bookies", "err", err)
-			if !sleep(ctx, 200*time.Millisecond) {
-				return
-			}
-			continue
-		}
-		st.reset(w, vals)
-		events = w.store.Watch(ctx, prefix, rev+1)
-	}
+	events := w.store.ListWatch(ctx, w.store.Keys.Bookies())
 	defer drain(events)
 	for ev := range events {
 		var changed bool
@@ -82,10 +66,10 @@ func newClusterState() *clusterState {
 
 // classify splits a key under ROOT/bookies/ into a registration or a draining mark.
 func (w *Worker) classify(key string) (id string, reg, drain bool) {
-	if id, ok := registrationID(w.store, key); ok {
+	if id, ok := registry.RegistrationID(w.store, key); ok {
 		return id, true, false
 	}
-	if id, ok := strings.CutPrefix(key, registry.DrainingPrefix(w.store)); ok && id != "" {
+	if id, ok := strings.CutPrefix(key, w.store.Keys.BookiesDraining()); ok && id != "" {
 		return id, false, true
 	}
 	return "", false, false

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/strata-io/strata/bookie/audit"
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/bookie/registry"
 	"github.com/strata-io/strata/metadata"
@@ -251,7 +252,7 @@ func (w *Worker) audit(t *term, st *clusterState) time.Time {
 	next := time.Now().Add(w.cfg.ScanInterval)
 	var ledgers []*ledger.Metadata
 	mentioned := map[string]bool{}
-	err := eachLedger(t.ctx, w.store, func(m *ledger.Metadata, _ int64) {
+	err := audit.EachLedger(t.ctx, w.store, func(m *ledger.Metadata, _ int64) {
 		ledgers = append(ledgers, m)
 		for _, b := range m.Bookies() {
 			mentioned[b] = true

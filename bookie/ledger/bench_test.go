@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
 )
 
@@ -15,8 +16,8 @@ import (
 // against in-process bookies (real etcd, real store with fsync): entries/s and the
 // add latency percentiles, with 1 and 64 adds in flight.
 func BenchmarkLedgerAdd(b *testing.B) {
-	c := newCluster(b, 3)
-	cl := c.client()
+	c := bookietest.Start(b, "/ledgertest", 3)
+	cl := c.NewClient()
 	payload := make([]byte, 1024)
 	for i := range payload {
 		payload[i] = byte(i)

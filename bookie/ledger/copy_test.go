@@ -7,7 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 )
 
@@ -17,9 +19,9 @@ import (
 // the same bytes, never with different ones; CASMetadata refuses a stale revision.
 func TestCopyPrimitives(t *testing.T) {
 	ctx := testCtx(t)
-	rng := testRand(t)
-	c := newCluster(t, 4)
-	cl := c.client()
+	rng := testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 4)
+	cl := c.NewClient()
 	w, err := cl.Create(ctx, ledger.CreateOptions{EnsembleSize: 3, WriteQuorum: 2, AckQuorum: 2})
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +34,7 @@ func TestCopyPrimitives(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Fenced and closed by a recoverer: later copies must still be accepted.
-	m, err := c.client().OpenRecover(ctx, w.ID())
+	m, err := c.NewClient().OpenRecover(ctx, w.ID())
 	if err != nil || m.LastEntry != 19 {
 		t.Fatalf("recover: %+v, %v", m, err)
 	}

@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
+	"github.com/strata-io/strata/internal/testenv"
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
 	"google.golang.org/grpc"
 )
@@ -88,9 +90,9 @@ func totalLen(ps [][]byte) int64 {
 var e3q2a2 = ledger.CreateOptions{EnsembleSize: 3, WriteQuorum: 2, AckQuorum: 2}
 
 func TestWriteReadBack(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
-	cl := c.client()
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
+	cl := c.NewClient()
 	opts := e3q2a2
 	opts.Custom = map[string]string{"topic": "persistent://t/n/x"}
 	w, err := cl.Create(ctx, opts)
@@ -112,7 +114,7 @@ func TestWriteReadBack(t *testing.T) {
 
 	// A tailing reader on the open ledger: the last entry becomes visible through the
 	// writer's explicit LAC, without another add.
-	r, err := c.client().OpenReader(ctx, w.ID())
+	r, err := c.NewClient().OpenReader(ctx, w.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func TestWriteReadBack(t *testing.T) {
 	}
 
 	// A fresh reader of the closed ledger.
-	r2, err := c.client().OpenReader(ctx, w.ID())
+	r2, err := c.NewClient().OpenReader(ctx, w.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +165,7 @@ func TestWriteReadBack(t *testing.T) {
 		t.Fatalf("WaitLAC on a closed ledger: %d %v", lac, err)
 	}
 	// Recovering a closed ledger returns it unchanged.
-	rm, err := c.client().OpenRecover(ctx, w.ID())
+	rm, err := c.NewClient().OpenRecover(ctx, w.ID())
 	if err != nil || rm.LastEntry != n-1 || rm.Length != m.Length {
 		t.Fatalf("OpenRecover of a closed ledger: %+v %v", rm, err)
 	}
@@ -171,8 +173,8 @@ func TestWriteReadBack(t *testing.T) {
 
 func TestCreateErrors(t *testing.T) {
 	ctx := testCtx(t)
-	c := newCluster(t, 3)
-	cl := c.client()
+	c := bookietest.Start(t, "/ledgertest", 3)
+	cl := c.NewClient()
 	for _, o := range []ledger.CreateOptions{
 		{EnsembleSize: 2, WriteQuorum: 3, AckQuorum: 2},
 		{EnsembleSize: 3, WriteQuorum: 2, AckQuorum: 3},
@@ -194,9 +196,9 @@ func TestCreateErrors(t *testing.T) {
 // from the first unacknowledged entry, in etcd), every add still succeeds, and every
 // acknowledged entry reads back with that bookie down.
 func TestEnsembleChangeOnBookieLoss(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 4)
-	cl := c.client()
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 4)
+	cl := c.NewClient()
 	w, err := cl.Create(ctx, e3q2a2)
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +210,7 @@ func TestEnsembleChangeOnBookieLoss(t *testing.T) {
 	victim := w.Metadata().Fragments[0].Ensemble[rng.IntN(3)]
 	// Stop it while the writer keeps adding, until the writer has replaced it, and a bit
 	// more.
-	stopped := c.stopAsync(victim)
+	stopped := c.StopBookieAsync(victim)
 	all := slices.Clone(first)
 	for extra := 2; extra > 0; {
 		batch := makePayloads(rng, "ec", len(all), 50)
@@ -223,7 +225,7 @@ func TestEnsembleChangeOnBookieLoss(t *testing.T) {
 	stopped()
 	n := int64(len(all))
 
-	r, err := c.client().OpenReader(ctx, w.ID())
+	r, err := c.NewClient().OpenReader(ctx, w.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,9 +263,9 @@ func TestEnsembleChangeOnBookieLoss(t *testing.T) {
 // takes no more; Close still closes the ledger at the LAC, and everything acknowledged
 // reads back.
 func TestNoSpareBookie(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
-	w, err := c.client().Create(ctx, e3q2a2)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
+	w, err := c.NewClient().Create(ctx, e3q2a2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +273,7 @@ func TestNoSpareBookie(t *testing.T) {
 	if _, err := appendAll(ctx, t, w, first); err != nil {
 		t.Fatal(err)
 	}
-	stopped := c.stopAsync("b2")
+	stopped := c.StopBookieAsync("b2")
 	defer stopped()
 	// Some adds may still be acknowledged (those whose write set avoids b2 and that
 	// complete before the first failing one); from the first failure on all fail.
@@ -298,7 +300,7 @@ func TestNoSpareBookie(t *testing.T) {
 	if want := int64(49 + len(acked)); m.State != ledger.StateClosed || m.LastEntry != want {
 		t.Fatalf("closed at %d, want %d", m.LastEntry, want)
 	}
-	r, err := c.client().OpenReader(ctx, w.ID())
+	r, err := c.NewClient().OpenReader(ctx, w.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,9 +315,9 @@ func TestNoSpareBookie(t *testing.T) {
 // fails with ErrFenced, and the recovered ledger holds every entry A had acknowledged
 // and nothing A never sent.
 func TestFencingStopsWriter(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
-	a, err := c.client().Create(ctx, e3q2a2)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
+	a, err := c.NewClient().Create(ctx, e3q2a2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -357,14 +359,14 @@ func TestFencingStopsWriter(t *testing.T) {
 		}
 	}()
 	// Let A get some entries acknowledged, then recover from another client.
-	r, err := c.client().OpenReader(ctx, a.ID())
+	r, err := c.NewClient().OpenReader(ctx, a.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.WaitLAC(ctx, 200); err != nil {
 		t.Fatal(err)
 	}
-	rm, err := c.client().OpenRecover(ctx, a.ID())
+	rm, err := c.NewClient().OpenRecover(ctx, a.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,7 +387,7 @@ func TestFencingStopsWriter(t *testing.T) {
 	if rm.State != ledger.StateClosed || rm.LastEntry < ackedAtEnd || rm.LastEntry >= int64(sentN) {
 		t.Fatalf("recovered last entry %d: acknowledged %d, sent %d", rm.LastEntry, ackedAtEnd, sentN)
 	}
-	rd, err := c.client().OpenReader(ctx, a.ID())
+	rd, err := c.NewClient().OpenReader(ctx, a.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +397,7 @@ func TestFencingStopsWriter(t *testing.T) {
 	}
 	checkEntries(t, got, 0, sent[:rm.LastEntry+1])
 	// The metadata is final: a second recovery changes nothing.
-	again, err := c.client().OpenRecover(ctx, a.ID())
+	again, err := c.NewClient().OpenRecover(ctx, a.ID())
 	if err != nil || again.LastEntry != rm.LastEntry {
 		t.Fatalf("second recovery: %+v %v", again, err)
 	}
@@ -404,9 +406,9 @@ func TestFencingStopsWriter(t *testing.T) {
 // writeAndAbandon writes n entries, waits until every bookie in ids heard the final
 // LAC (the writer's explicit LAC), then drops the writer without closing the ledger —
 // a broker that died.
-func writeAndAbandon(ctx context.Context, t *testing.T, c *cluster, rng *rand.Rand, n int, ids ...string) (int64, [][]byte) {
+func writeAndAbandon(ctx context.Context, t *testing.T, c *bookietest.Cluster, rng *rand.Rand, n int, ids ...string) (int64, [][]byte) {
 	t.Helper()
-	cl := c.client()
+	cl := c.NewClient()
 	w, err := cl.Create(ctx, e3q2a2)
 	if err != nil {
 		t.Fatal(err)
@@ -416,25 +418,25 @@ func writeAndAbandon(ctx context.Context, t *testing.T, c *cluster, rng *rand.Ra
 		t.Fatal(err)
 	}
 	for _, id := range ids {
-		c.waitBookieLAC(ctx, id, w.ID(), int64(n-1))
+		waitBookieLAC(ctx, t, c, id, w.ID(), int64(n-1))
 	}
 	cl.Close()
 	return w.ID(), payloads
 }
 
 func TestRecoveryOneBookieDown(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
 	id, payloads := writeAndAbandon(ctx, t, c, rng, 100, "b1", "b3")
-	c.stop("b2")
-	m, err := c.client().OpenRecover(ctx, id)
+	c.StopBookie("b2")
+	m, err := c.NewClient().OpenRecover(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m.State != ledger.StateClosed || m.LastEntry != 99 {
 		t.Fatalf("recovered: state %s last %d", m.State, m.LastEntry)
 	}
-	r, err := c.client().OpenReader(ctx, id)
+	r, err := c.NewClient().OpenReader(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,12 +448,12 @@ func TestRecoveryOneBookieDown(t *testing.T) {
 }
 
 func TestRecoveryTwoBookiesDown(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
 	id, payloads := writeAndAbandon(ctx, t, c, rng, 100, "b1", "b2", "b3")
-	c.stop("b2")
-	c.stop("b3")
-	cl := c.client()
+	c.StopBookie("b2")
+	c.StopBookie("b3")
+	cl := c.NewClient()
 	if _, err := cl.OpenRecover(ctx, id); !errors.Is(err, ledger.ErrRecoveryCoverage) {
 		t.Fatalf("recovery with two of three bookies down: %v, want ErrRecoveryCoverage", err)
 	}
@@ -464,8 +466,8 @@ func TestRecoveryTwoBookiesDown(t *testing.T) {
 	}
 	// The bookies come back on new ports: the client finds them through the registry
 	// and recovery completes.
-	c.start("b2")
-	c.start("b3")
+	c.StartBookie("b2")
+	c.StartBookie("b3")
 	m, err := cl.OpenRecover(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -486,8 +488,8 @@ func TestRecoveryTwoBookiesDown(t *testing.T) {
 // An unacknowledged tail left on bookies by a dead writer is read forward, re-written
 // and kept; concurrent recoverers agree on the result.
 func TestRecoveryRewritesTail(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
 	id, payloads := writeAndAbandon(ctx, t, c, rng, 20)
 	// Entries 20..24 reach one bookie of their write set only, behind the writer's
 	// back, with LAC 19: the state a writer that died mid-add leaves.
@@ -502,7 +504,7 @@ func TestRecoveryRewritesTail(t *testing.T) {
 	results := make([]*ledger.Metadata, 3)
 	errs := make([]error, 3)
 	for i := range results {
-		cl := c.client()
+		cl := c.NewClient()
 		wg.Go(func() { results[i], errs[i] = cl.OpenRecover(ctx, id) })
 	}
 	wg.Wait()
@@ -514,7 +516,7 @@ func TestRecoveryRewritesTail(t *testing.T) {
 			t.Fatalf("recoverer %d closed at %d, want 24", i, results[i].LastEntry)
 		}
 	}
-	r, err := c.client().OpenReader(ctx, id)
+	r, err := c.NewClient().OpenReader(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +527,7 @@ func TestRecoveryRewritesTail(t *testing.T) {
 	checkEntries(t, got, 0, append(slices.Clone(payloads), tail...))
 	// The re-writes reached the whole write set: entry 24 is now on both replicas.
 	for _, b := range r.Metadata().WriteSetBookies(24) {
-		resp, err := c.raw(b).ReadEntry(ctx, &bookiev1.ReadEntryRequest{LedgerId: uint64(id), EntryId: 24})
+		resp, err := c.RawClient(b).ReadEntry(ctx, &bookiev1.ReadEntryRequest{LedgerId: uint64(id), EntryId: 24})
 		if err != nil || !bytes.Equal(resp.Payload, tail[4]) {
 			t.Fatalf("entry 24 on %s after recovery: %v", b, err)
 		}
@@ -534,20 +536,20 @@ func TestRecoveryRewritesTail(t *testing.T) {
 
 func crc32c(p []byte) uint32 { return crc32.Checksum(p, crc32.MakeTable(crc32.Castagnoli)) }
 
-func ledgerBookie(ctx context.Context, t *testing.T, c *cluster, id, e int64) string {
+func ledgerBookie(ctx context.Context, t *testing.T, c *bookietest.Cluster, id, e int64) string {
 	t.Helper()
-	r, err := c.client().OpenReader(ctx, id)
+	r, err := c.NewClient().OpenReader(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r.Metadata().WriteSetBookies(e)[0]
 }
 
-func rawAdd(ctx context.Context, t *testing.T, c *cluster, bookieID string, id, e, lac int64, p []byte) {
+func rawAdd(ctx context.Context, t *testing.T, c *bookietest.Cluster, bookieID string, id, e, lac int64, p []byte) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	s, err := c.raw(bookieID).AddEntries(ctx)
+	s, err := c.RawClient(bookieID).AddEntries(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -563,9 +565,9 @@ func rawAdd(ctx context.Context, t *testing.T, c *cluster, bookieID string, id, 
 // A replica that returns corrupt bytes (or DataLoss, or nothing) is skipped: the read
 // falls back to the other replica and never returns the bad bytes.
 func TestReadFallsBackFromBadReplica(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
-	w, err := c.client().Create(ctx, e3q2a2)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
+	w, err := c.NewClient().Create(ctx, e3q2a2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -595,7 +597,7 @@ func TestReadFallsBackFromBadReplica(t *testing.T) {
 					return bookiev1.Error(bookiev1.ReasonNoSuchEntry, "injected")
 				}
 			}
-			cl := c.client(func(cfg *ledger.ClientConfig) {
+			cl := c.NewClient(func(cfg *ledger.ClientConfig) {
 				cfg.DialOptions = append(cfg.DialOptions, grpc.WithUnaryInterceptor(bad))
 			})
 			r, err := cl.OpenReader(ctx, w.ID())
@@ -612,9 +614,9 @@ func TestReadFallsBackFromBadReplica(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
-	cl := c.client()
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
+	cl := c.NewClient()
 	w, err := cl.Create(ctx, e3q2a2)
 	if err != nil {
 		t.Fatal(err)
@@ -634,8 +636,8 @@ func TestDelete(t *testing.T) {
 	if err := cl.Delete(ctx, w.ID()); !errors.Is(err, ledger.ErrNoSuchLedger) {
 		t.Fatalf("second delete: %v", err)
 	}
-	for id := range c.bookies {
-		_, err := c.raw(id).ReadEntry(ctx, &bookiev1.ReadEntryRequest{LedgerId: uint64(w.ID()), EntryId: 0})
+	for _, id := range c.BookieIDs() {
+		_, err := c.RawClient(id).ReadEntry(ctx, &bookiev1.ReadEntryRequest{LedgerId: uint64(w.ID()), EntryId: 0})
 		if r := bookiev1.ReasonOf(err); r != bookiev1.ReasonNoSuchLedger {
 			t.Fatalf("bookie %s after delete: %v", id, err)
 		}
@@ -645,9 +647,9 @@ func TestDelete(t *testing.T) {
 // Close with a context that is already done does nothing: the writer still works and a
 // later Close closes the ledger.
 func TestCloseWithDoneContext(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
-	w, err := c.client().Create(ctx, e3q2a2)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
+	w, err := c.NewClient().Create(ctx, e3q2a2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -673,8 +675,8 @@ func TestCloseWithDoneContext(t *testing.T) {
 // A bookie that takes adds but never answers is timed out (AddTimeout) and replaced;
 // no add is lost or fails.
 func TestSilentBookieIsReplaced(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 4)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 4)
 	var silent atomic.Value // bookie id whose add answers are swallowed
 	silent.Store("")
 	swallow := func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
@@ -684,7 +686,7 @@ func TestSilentBookieIsReplaced(t *testing.T) {
 		}
 		return swallowingStream{s}, nil
 	}
-	cl := c.client(func(cfg *ledger.ClientConfig) {
+	cl := c.NewClient(func(cfg *ledger.ClientConfig) {
 		cfg.AddTimeout = 200 * time.Millisecond
 		cfg.DialOptions = append(cfg.DialOptions, grpc.WithStreamInterceptor(swallow))
 	})
@@ -707,7 +709,7 @@ func TestSilentBookieIsReplaced(t *testing.T) {
 	if err := w.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.client().OpenReader(ctx, w.ID())
+	r, err := c.NewClient().OpenReader(ctx, w.ID())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
+	"github.com/strata-io/strata/internal/testenv"
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -39,8 +41,8 @@ type rpcLog struct {
 	after  func(bookie string, req, reply any, err error) error
 }
 
-func (l *rpcLog) client(c *cluster) *ledger.Client {
-	return c.client(func(cfg *ledger.ClientConfig) {
+func (l *rpcLog) client(c *bookietest.Cluster) *ledger.Client {
+	return c.NewClient(func(cfg *ledger.ClientConfig) {
 		cfg.DialOptions = append(cfg.DialOptions, grpc.WithUnaryInterceptor(l.intercept))
 	})
 }
@@ -116,13 +118,13 @@ func writeLedger(ctx context.Context, t *testing.T, cl *ledger.Client, opts ledg
 // write set where E > Qw. No entry is read one by one, and every call asks only for
 // entries of the range that the bookie stores.
 func TestRangeReadCalls(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
 	const n = 400
 	payloads := makePayloads(rng, "calls", 0, n)
 	for _, q := range []ledger.CreateOptions{quorum(1, 1, 1), quorum(2, 2, 2), quorum(3, 3, 2), quorum(3, 2, 2), quorum(3, 1, 1)} {
 		t.Run(fmt.Sprintf("E%dQw%d", q.EnsembleSize, q.WriteQuorum), func(t *testing.T) {
-			m := writeLedger(ctx, t, c.client(), q, payloads)
+			m := writeLedger(ctx, t, c.NewClient(), q, payloads)
 			var log rpcLog
 			r, err := log.client(c).OpenReader(ctx, m.ID)
 			if err != nil {
@@ -166,11 +168,11 @@ func TestRangeReadCalls(t *testing.T) {
 func TestRangeReadBookieDiesMidRange(t *testing.T) {
 	for _, q := range []ledger.CreateOptions{quorum(3, 2, 2), quorum(3, 3, 2)} {
 		t.Run(fmt.Sprintf("E%dQw%d", q.EnsembleSize, q.WriteQuorum), func(t *testing.T) {
-			ctx, rng := testCtx(t), testRand(t)
-			c := newCluster(t, 3)
+			ctx, rng := testCtx(t), testenv.Rand(t)
+			c := bookietest.Start(t, "/ledgertest", 3)
 			const n = 600
 			payloads := makePayloads(rng, "dies", 0, n)
-			m := writeLedger(ctx, t, c.client(), q, payloads)
+			m := writeLedger(ctx, t, c.NewClient(), q, payloads)
 			victim := m.WriteSetBookies(0)[0]
 			var (
 				log  rpcLog
@@ -225,12 +227,12 @@ func TestRangeReadBookieDiesMidRange(t *testing.T) {
 // serves the range gives that entry up to the members after it, goes on with the range
 // after it, and the bad bytes are never returned.
 func TestRangeReadBadEntryOnReplicas(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
 	const n, bad = 300, int64(120)
 	payloads := makePayloads(rng, "bad", 0, n)
 	for _, q := range []ledger.CreateOptions{quorum(3, 2, 2), quorum(3, 3, 2)} {
-		m := writeLedger(ctx, t, c.client(), q, payloads)
+		m := writeLedger(ctx, t, c.NewClient(), q, payloads)
 		ws := m.WriteSetBookies(bad)
 		good, spoilers := ws[len(ws)-1], ws[:len(ws)-1]
 		for _, mode := range []string{"flip", "corrupt", "missing"} {
@@ -291,9 +293,9 @@ func TestRangeReadBadEntryOnReplicas(t *testing.T) {
 // fragment's own ensemble; with a bookie of the first fragment down, its share comes
 // from the other members.
 func TestRangeReadAcrossFragments(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 4)
-	w, err := c.client().Create(ctx, e3q2a2)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 4)
+	w, err := c.NewClient().Create(ctx, e3q2a2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +304,7 @@ func TestRangeReadAcrossFragments(t *testing.T) {
 		t.Fatal(err)
 	}
 	victim := w.Metadata().Fragments[0].Ensemble[1]
-	stopped := c.stopAsync(victim)
+	stopped := c.StopBookieAsync(victim)
 	for len(w.Metadata().Fragments) < 2 || len(all) < 400 {
 		batch := makePayloads(rng, "frag", len(all), 50)
 		if _, err := appendAll(ctx, t, w, batch); err != nil {
@@ -341,7 +343,7 @@ func TestRangeReadAcrossFragments(t *testing.T) {
 	checkEntries(t, got, 0, all)
 	check(log.take())
 
-	c.start(victim)
+	c.StartBookie(victim)
 	got, err = r.Read(ctx, 0, n-1)
 	if err != nil {
 		t.Fatal(err)
@@ -358,11 +360,11 @@ func TestRangeReadAcrossFragments(t *testing.T) {
 // one answer holds at most the byte cap of payload, or a single entry; and a bookie
 // that predates the step field (it answers consecutive ids) is still read correctly.
 func TestRangeReadBounds(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
 
 	t.Run("lac", func(t *testing.T) {
-		w, err := c.client().Create(ctx, e3q2a2)
+		w, err := c.NewClient().Create(ctx, e3q2a2)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -402,7 +404,7 @@ func TestRangeReadBounds(t *testing.T) {
 		for i := range big {
 			big[i] = bytes.Repeat([]byte{byte(i)}, 1<<20)
 		}
-		m := writeLedger(ctx, t, c.client(), quorum(1, 1, 1), big)
+		m := writeLedger(ctx, t, c.NewClient(), quorum(1, 1, 1), big)
 		var log rpcLog
 		r, err := log.client(c).OpenReader(ctx, m.ID)
 		if err != nil {
@@ -426,7 +428,7 @@ func TestRangeReadBounds(t *testing.T) {
 
 	t.Run("old bookie", func(t *testing.T) {
 		payloads := makePayloads(rng, "old", 0, 90)
-		m := writeLedger(ctx, t, c.client(), e3q2a2, payloads)
+		m := writeLedger(ctx, t, c.NewClient(), e3q2a2, payloads)
 		var log rpcLog
 		log.before = func(_ string, req any) {
 			if r, ok := req.(*bookiev1.ReadEntriesRequest); ok {
@@ -449,7 +451,7 @@ func TestRangeReadBounds(t *testing.T) {
 
 	t.Run("unreadable", func(t *testing.T) {
 		payloads := makePayloads(rng, "gone", 0, 30)
-		m := writeLedger(ctx, t, c.client(), e3q2a2, payloads)
+		m := writeLedger(ctx, t, c.NewClient(), e3q2a2, payloads)
 		var log rpcLog
 		log.after = func(_ string, req, reply any, err error) error {
 			if r, ok := req.(*bookiev1.ReadEntryRequest); ok && r.EntryId == 17 {
@@ -475,11 +477,11 @@ func TestRangeReadBounds(t *testing.T) {
 // reader's metadata does not show yet) — hands the rest of the span to the next member
 // instead of costing a fallback call per entry.
 func TestRangeReadReplicaMissingMany(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
 	const n = 300
 	payloads := makePayloads(rng, "many", 0, n)
-	m := writeLedger(ctx, t, c.client(), e3q2a2, payloads)
+	m := writeLedger(ctx, t, c.NewClient(), e3q2a2, payloads)
 	victim := m.WriteSetBookies(0)[0]
 	for _, mode := range []string{"ledger", "tail"} {
 		t.Run(mode, func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
 )
 
@@ -15,8 +16,8 @@ import (
 // real store, loopback gRPC): a closed ledger is read front to back in calls of `batch`
 // entries, as a catch-up reader does. One op is one entry; MB/s is payload.
 func BenchmarkReaderRead(b *testing.B) {
-	c := newCluster(b, 3)
-	cl := c.client()
+	c := bookietest.Start(b, "/ledgertest", 3)
+	cl := c.NewClient()
 	for _, q := range []struct {
 		name string
 		opts ledger.CreateOptions
@@ -36,7 +37,7 @@ func BenchmarkReaderRead(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s/batch=%d", q.name, sz.name, sz.batch), func(b *testing.B) {
 				ctx := context.Background()
 				id := writeClosedLedger(b, cl, q.opts, sz.size, sz.entries)
-				r, err := c.client().OpenReader(ctx, id)
+				r, err := c.NewClient().OpenReader(ctx, id)
 				if err != nil {
 					b.Fatal(err)
 				}

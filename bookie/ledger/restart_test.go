@@ -5,8 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/bookie/registry"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // Two bookies crash without unregistering (their registrations linger at the old
@@ -18,14 +20,14 @@ import (
 // for the channel to connect instead of failing fast with the old address's error.
 // (e2e TestStorageRecoveryTwoBookiesDown is the same with real processes.)
 func TestRecoveryReachesBookiesRestartedElsewhere(t *testing.T) {
-	ctx, rng := testCtx(t), testRand(t)
-	c := newCluster(t, 3)
+	ctx, rng := testCtx(t), testenv.Rand(t)
+	c := bookietest.Start(t, "/ledgertest", 3)
 	id, payloads := writeAndAbandon(ctx, t, c, rng, 50, "b1", "b2", "b3")
-	reg := registry.New(c.store)
+	reg := registry.New(c.Store)
 	for _, b := range []string{"b2", "b3"} {
-		addr := c.bookies[b].Addr()
-		c.stop(b)
-		lease, err := c.store.GrantLease(ctx, time.Minute)
+		addr := c.Bookie(b).Addr()
+		c.StopBookie(b)
+		lease, err := c.Store.GrantLease(ctx, time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -34,12 +36,12 @@ func TestRecoveryReachesBookiesRestartedElsewhere(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cl := c.client()
+	cl := c.NewClient()
 	if _, err := cl.OpenRecover(ctx, id); !errors.Is(err, ledger.ErrRecoveryCoverage) {
 		t.Fatalf("recovery with b2 and b3 down: %v, want ErrRecoveryCoverage", err)
 	}
-	c.start("b2")
-	c.start("b3")
+	c.StartBookie("b2")
+	c.StartBookie("b3")
 	m, err := cl.OpenRecover(ctx, id)
 	if err != nil {
 		t.Fatalf("recovery once b2 and b3 are back on new ports: %v", err)

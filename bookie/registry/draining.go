@@ -27,11 +27,6 @@ type DrainMark struct {
 // ErrUnknownBookie: no bookie with this id ever registered (it has no cookie).
 var ErrUnknownBookie = errors.New("registry: unknown bookie")
 
-// DrainingPrefix is the prefix of the draining marks, ROOT/bookies/draining/.
-func DrainingPrefix(s *metadata.Store) string { return s.Keys.Under("bookies", "draining") + "/" }
-
-func drainingKey(s *metadata.Store, id string) string { return s.Keys.Under("bookies", "draining", id) }
-
 // ValidateID refuses a bookie id that could not be a key segment: empty, with "/", or
 // a "." / ".." segment.
 func ValidateID(id string) error {
@@ -70,7 +65,7 @@ func (r *Registry) SetDraining(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.s.Create(ctx, drainingKey(r.s, id), data)
+	_, err = r.s.Create(ctx, r.s.Keys.BookieDraining(id), data)
 	if errors.Is(err, metadata.ErrExists) {
 		return nil
 	}
@@ -83,12 +78,12 @@ func (r *Registry) ClearDraining(ctx context.Context, id string) error {
 	if err := ValidateID(id); err != nil {
 		return err
 	}
-	return r.s.Delete(ctx, drainingKey(r.s, id), -1)
+	return r.s.Delete(ctx, r.s.Keys.BookieDraining(id), -1)
 }
 
 // Draining returns the draining marks by bookie id.
 func (r *Registry) Draining(ctx context.Context) (map[string]DrainMark, error) {
-	vals, _, err := r.s.List(ctx, DrainingPrefix(r.s))
+	vals, _, err := r.s.List(ctx, r.s.Keys.BookiesDraining())
 	if err != nil {
 		return nil, err
 	}
@@ -103,9 +98,9 @@ func (r *Registry) Draining(ctx context.Context) (map[string]DrainMark, error) {
 	return out, nil
 }
 
-// ParseDrainMark decodes a value read (or watched) under DrainingPrefix.
+// ParseDrainMark decodes a value read (or watched) under Keys.BookiesDraining.
 func ParseDrainMark(s *metadata.Store, v metadata.Value) (id string, mark DrainMark, err error) {
-	id, ok := strings.CutPrefix(v.Key, DrainingPrefix(s))
+	id, ok := strings.CutPrefix(v.Key, s.Keys.BookiesDraining())
 	if !ok || ValidateID(id) != nil {
 		return "", DrainMark{}, fmt.Errorf("registry: %q is not a draining key", v.Key)
 	}

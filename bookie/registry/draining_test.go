@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/strata-io/strata/bookie/registry"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata/metadatatest"
 )
 
 // Draining marks: only for a bookie with a cookie, idempotent, reported by Available,
 // excluded from Writable (with read-only bookies), removed by ClearDraining.
 func TestDraining(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testenv.Context(t, time.Minute)
 	st, _ := metadatatest.Store(t, "/regtest")
 	reg := registry.New(st)
 	lease, err := st.GrantLease(ctx, 10*time.Second)

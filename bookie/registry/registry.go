@@ -125,3 +125,14 @@ func (r *Registry) Lookup(ctx context.Context, id string) (Info, error) {
 	}
 	return Info{}, fmt.Errorf("%w: bookie %s", metadata.ErrNotFound, id)
 }
+
+// RegistrationID parses the bookie id out of a registration key (read-write or
+// read-only, under Keys.BookiesAvailable); ok is false for any other key.
+func RegistrationID(s *metadata.Store, key string) (id string, ok bool) {
+	for _, p := range []string{s.Keys.BookiesReadWrite(), s.Keys.BookiesReadOnly()} {
+		if id, ok := strings.CutPrefix(key, p); ok && id != "" {
+			return id, true
+		}
+	}
+	return "", false
+}

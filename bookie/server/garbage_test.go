@@ -1,14 +1,13 @@
 package server
 
 import (
-	"math/rand/v2"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/strata-io/strata/internal/testenv"
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
 )
 
@@ -17,9 +16,7 @@ import (
 // (or kills only its own stream), and a good stream keeps working throughout.
 func TestGarbageDisturbsNothing(t *testing.T) {
 	e := start(t, Config{MaxEntrySize: 4096})
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 1))
+	rng := testenv.Rand(t)
 	pick := func(vs ...int64) int64 { return vs[rng.IntN(len(vs))] }
 
 	const n = 500

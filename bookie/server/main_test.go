@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/strata-io/strata/bookie/store"
+	"github.com/strata-io/strata/internal/testenv"
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
 )
 
@@ -22,11 +23,7 @@ func TestMain(m *testing.M) {
 
 const failsafe = 30 * time.Second
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return testenv.Context(t, failsafe) }
 
 // env is a bookie service on an in-memory store and an in-memory connection.
 type env struct {

@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestCrashKeepsAcknowledged crashes the file system (keeping only what was synced)
@@ -68,9 +69,7 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 // kept: acknowledged state always survives, unacknowledged adds survive whole or not
 // at all, and the ledger state agrees with the entries.
 func TestCrashRandomized(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, seed))
+	rng := testenv.Rand(t)
 	kept := 0
 	for round := 0; round < 20; round++ {
 		mem := vfs.NewCrashableMem()
@@ -100,16 +99,16 @@ func TestCrashRandomized(t *testing.T) {
 
 		s, err = Open("db", Options{FS: crashed})
 		if err != nil {
-			t.Fatalf("seed %d round %d: reopen: %v", seed, round, err)
+			t.Fatalf("round %d: reopen: %v", round, err)
 		}
 		for e := 0; e < acked; e++ {
 			if got, err := s.Read(1, int64(e)); err != nil || string(got.Payload) != fmt.Sprint("acked ", e) {
-				t.Fatalf("seed %d round %d: acknowledged entry %d: %q %v", seed, round, e, got.Payload, err)
+				t.Fatalf("round %d: acknowledged entry %d: %q %v", round, e, got.Payload, err)
 			}
 		}
 		st, _ := s.State(1)
 		if st.Fenced != fenced {
-			t.Fatalf("seed %d round %d: fenced=%v, want %v", seed, round, st.Fenced, fenced)
+			t.Fatalf("round %d: fenced=%v, want %v", round, st.Fenced, fenced)
 		}
 		got, err := s.Read(1, int64(acked))
 		switch {
@@ -117,7 +116,7 @@ func TestCrashRandomized(t *testing.T) {
 			kept++
 		case errors.Is(err, ErrNoSuchEntry) && st.LastEntry == int64(acked-1):
 		default:
-			t.Fatalf("seed %d round %d: unacknowledged entry %q %v with state %+v", seed, round, got.Payload, err, st)
+			t.Fatalf("round %d: unacknowledged entry %q %v with state %+v", round, got.Payload, err, st)
 		}
 		s.Close()
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	"go.uber.org/goleak"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -19,11 +21,7 @@ func TestMain(m *testing.M) {
 // failsafe bounds every wait in these tests; reaching it is a failure, not a path.
 const failsafe = 30 * time.Second
 
-func testCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testCtx(t *testing.T) context.Context { return testenv.Context(t, failsafe) }
 
 func openMem(t *testing.T) (*Store, vfs.FS) {
 	t.Helper()

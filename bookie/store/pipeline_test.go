@@ -13,6 +13,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // applied reports each batch the builder applies to Pebble (its op count).
@@ -268,9 +270,7 @@ func TestCrashBetweenCommitAndSync(t *testing.T) {
 // of the queue (Pebble replays its WAL up to the first torn record, and the batches are
 // in queue order) made of whole batches, and the ledger state agrees with the entries.
 func TestCrashRandomizedPipelined(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, seed))
+	rng := testenv.Rand(t)
 	outcomes := map[string]int{}
 	for round := 0; round < 30; round++ {
 		mem := vfs.NewCrashableMem()
@@ -311,7 +311,7 @@ func TestCrashRandomizedPipelined(t *testing.T) {
 
 		s, err = Open("db", Options{FS: crashed})
 		if err != nil {
-			t.Fatalf("seed %d round %d: reopen: %v", seed, round, err)
+			t.Fatalf("round %d: reopen: %v", round, err)
 		}
 		last := int64(-1)
 		for e := int64(0); e <= int64(acked+more); e++ {
@@ -324,23 +324,23 @@ func TestCrashRandomizedPipelined(t *testing.T) {
 				// Lost; then so must be everything queued after it.
 				for f := e + 1; f <= int64(acked+more); f++ {
 					if _, err := s.Read(1, f); !errors.Is(err, ErrNoSuchEntry) {
-						t.Fatalf("seed %d round %d: entry %d survived but entry %d, queued before it, did not", seed, round, f, e)
+						t.Fatalf("round %d: entry %d survived but entry %d, queued before it, did not", round, f, e)
 					}
 				}
 				e = int64(acked + more) // stop
 				continue
 			default:
-				t.Fatalf("seed %d round %d: entry %d: %q %v", seed, round, e, got.Payload, err)
+				t.Fatalf("round %d: entry %d: %q %v", round, e, got.Payload, err)
 			}
 			last = e
 		}
 		st, _ := s.State(1)
 		if st.LastEntry != last || st.LAC != last-1 || st.Fenced {
-			t.Fatalf("seed %d round %d: ledger 1 state %+v with entries up to %d", seed, round, st, last)
+			t.Fatalf("round %d: ledger 1 state %+v with entries up to %d", round, st, last)
 		}
 		st3, fenced := s.State(3)
 		if fenced && (!st3.Fenced || last != int64(acked+more)) {
-			t.Fatalf("seed %d round %d: the fence survived (%+v) but entries only up to %d of %d", seed, round, st3, last, acked+more)
+			t.Fatalf("round %d: the fence survived (%+v) but entries only up to %d of %d", round, st3, last, acked+more)
 		}
 		outcomes[fmt.Sprintf("%d of %d unacknowledged entries kept, fence kept %v", last-int64(acked), more, fenced)]++
 		s.Close()

@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/strata-io/strata/bookie/autorecovery"
+	"github.com/strata-io/strata/bookie/audit"
 	"github.com/strata-io/strata/bookie/registry"
 )
 
 // Bookie maintenance (Strata's, no Pulsar equivalent): the ledgers that are
 // under-replicated, and decommissioning a bookie. They read etcd only (registry and
-// ledger metadata), so any broker answers; the moving itself is the auto-recovery
-// worker's (bookie/autorecovery).
+// ledger metadata, through bookie/audit), so any broker answers; the moving itself is
+// the auto-recovery worker's (bookie/autorecovery), which a broker does not import.
 
 // ledgerList is the answer of GET /admin/v2/bookies/underreplicated.
 type ledgerList struct {
@@ -49,7 +49,7 @@ func (a *API) underReplicated(w http.ResponseWriter, r *http.Request) {
 	if _, ok := a.maintenance(w); !ok {
 		return
 	}
-	ids, err := autorecovery.UnderReplicated(r.Context(), a.cfg.Store)
+	ids, err := audit.UnderReplicated(r.Context(), a.cfg.Store)
 	if !handle(w, err) {
 		return
 	}
@@ -115,7 +115,7 @@ func (a *API) decommissionStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, lookupErr := reg.Lookup(r.Context(), id)
-	ids, err := autorecovery.LedgersOn(r.Context(), a.cfg.Store, id)
+	ids, err := audit.LedgersOn(r.Context(), a.cfg.Store, id)
 	if !handle(w, err) {
 		return
 	}

@@ -12,14 +12,14 @@ import (
 
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/bookie/registry"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata/metadatatest"
 )
 
 // The bookie maintenance endpoints over a real embedded etcd: bookies b1 (registered)
 // and b2 (down) with cookies, ledger 1 on b1 only, ledger 2 on b1 and b2.
 func TestBookieMaintenanceEndpoints(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	ctx := testenv.Context(t, time.Minute)
 	st, _ := metadatatest.Store(t, "/admintest")
 	for _, id := range []string{"b1", "b2", "b3"} {
 		if _, err := st.Put(ctx, st.Keys.Cookie(id), []byte(`{}`)); err != nil {

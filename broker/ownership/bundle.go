@@ -136,7 +136,7 @@ func (bs Bundles) split(ns string, b Bundle) (Bundles, error) {
 
 // bundlesKey is where a namespace's split is recorded; absent means the default even
 // split.
-func bundlesKey(s *metadata.Store, ns string) string { return s.Keys.Under("bundles", ns) }
+func bundlesKey(s *metadata.Store, ns string) string { return s.Keys.NamespaceBundles(ns) }
 
 // NamespaceBundles returns a namespace's bundles and the revision of their record (0:
 // none written yet; the default split applies).

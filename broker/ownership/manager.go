@@ -49,6 +49,11 @@ type Config struct {
 	// Load, if set, reports the broker's load for its record (called every few seconds).
 	Load   func() Load
 	Logger *slog.Logger
+	// Clock measures the session's local deadline (Claim.Valid, and when the session is
+	// given up); default the system clock. Tests inject a metadatatest.ManualClock to
+	// make a deadline pass without waiting for it. The broker record's timestamps are
+	// wall-clock readings and do not use it.
+	Clock metadata.Clock
 }
 
 func (c *Config) applyDefaults() {
@@ -60,6 +65,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Clock == nil {
+		c.Clock = metadata.SystemClock{}
 	}
 }
 
@@ -118,7 +126,8 @@ type session struct {
 	lost  atomic.Bool
 }
 
-func (s *session) valid() bool { return !s.lost.Load() && time.Now().Before(s.lease.Deadline()) }
+// valid: not lost, and the lease's local deadline (on the manager's clock) not passed.
+func (s *session) valid() bool { return !s.lost.Load() && !s.lease.Expired() }
 
 // Claim is this broker's ownership of one bundle.
 type Claim struct {
@@ -189,15 +198,15 @@ func (m *Manager) OnRelease(f func(context.Context, *Claim)) {
 func (m *Manager) BrokerID() string { return m.cfg.BrokerID }
 
 func (m *Manager) ownershipKey(b Bundle) string {
-	return m.store.Keys.Under("ownership", b.Namespace, b.Range())
+	return m.store.Keys.Ownership(b.Namespace, b.Range())
 }
-func (m *Manager) brokerKey(id string) string { return m.store.Keys.Under("brokers", id) }
+func (m *Manager) brokerKey(id string) string { return m.store.Keys.Broker(id) }
 
 // newSession grants a lease, clears what an earlier incarnation of this broker (same
 // id, so the same advertised address: it cannot be alive) left behind, and registers
 // the broker.
 func (m *Manager) newSession(ctx context.Context) (*session, error) {
-	l, err := m.store.GrantLease(ctx, m.cfg.LeaseTTL)
+	l, err := m.store.GrantLease(ctx, m.cfg.LeaseTTL, metadata.WithClock(m.cfg.Clock))
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +225,7 @@ func (m *Manager) newSession(ctx context.Context) (*session, error) {
 
 // clearStale deletes ownership keys held by this broker id under another lease.
 func (m *Manager) clearStale(ctx context.Context, lease int64) error {
-	vals, _, err := m.store.List(ctx, m.store.Keys.Under("ownership")+"/")
+	vals, _, err := m.store.List(ctx, m.store.Keys.Ownerships())
 	if err != nil {
 		return err
 	}
@@ -294,18 +303,15 @@ func (m *Manager) run(s *session) {
 // wait returns true when s is lost, false when the manager stops.
 func (m *Manager) wait(s *session) bool {
 	for {
-		d := time.Until(s.lease.Deadline())
+		d := s.lease.Remaining()
 		if d <= 0 {
 			return true
 		}
-		t := time.NewTimer(d)
 		select {
-		case <-t.C:
+		case <-m.cfg.Clock.After(d):
 		case <-s.lease.Done():
-			t.Stop()
 			return true
 		case <-m.stop:
-			t.Stop()
 			return false
 		}
 	}
@@ -572,7 +578,7 @@ func (m *Manager) LookupBundle(ctx context.Context, b Bundle, authoritative bool
 
 // Brokers lists the live brokers' records, by id.
 func (m *Manager) Brokers(ctx context.Context) ([]BrokerInfo, error) {
-	vals, _, err := m.store.List(ctx, m.store.Keys.Under("brokers")+"/")
+	vals, _, err := m.store.List(ctx, m.store.Keys.Brokers())
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package ownership
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/strata-io/strata/broker/topic"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 	"github.com/strata-io/strata/metadata/metadatatest"
 )
@@ -61,11 +63,21 @@ func TestEvenBundlesAndSplit(t *testing.T) {
 	}
 }
 
+const failsafe = time.Minute
+
+func testCtx(t *testing.T) context.Context { return testenv.Context(t, failsafe) }
+
 // start runs a manager for the life of the test.
 func start(t *testing.T, store *metadata.Store, id string, ttl time.Duration) (*Manager, *releases) {
 	t.Helper()
-	m, err := Start(context.Background(), Config{Store: store, BrokerID: id, PulsarURL: "pulsar://" + id,
-		HTTPURL: "http://" + id, LeaseTTL: ttl})
+	return startWith(t, Config{Store: store, BrokerID: id, LeaseTTL: ttl})
+}
+
+// startWith runs a manager configured by cfg (URLs derived from the id).
+func startWith(t *testing.T, cfg Config) (*Manager, *releases) {
+	t.Helper()
+	cfg.PulsarURL, cfg.HTTPURL = "pulsar://"+cfg.BrokerID, "http://"+cfg.BrokerID
+	m, err := Start(testCtx(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +94,7 @@ func (r *releases) next(t *testing.T) *Claim {
 	select {
 	case c := <-r.ch:
 		return c
-	case <-time.After(20 * time.Second):
+	case <-testCtx(t).Done():
 		t.Fatal("no release")
 		return nil
 	}
@@ -99,7 +111,7 @@ func mustName(t *testing.T, s string) topic.Name {
 
 func TestAcquireIsExclusive(t *testing.T) {
 	store, _ := metadatatest.Store(t, "/o1")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	m1, _ := start(t, store, "b1", 10*time.Second)
 	m2, _ := start(t, store, "b2", 10*time.Second)
 	name := mustName(t, "persistent://public/default/t1")
@@ -144,7 +156,7 @@ func TestConcurrentAcquireOneWinner(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := m.Acquire(context.Background(), name); err == nil {
+				if _, err := m.Acquire(testCtx(t), name); err == nil {
 					mu.Lock()
 					winners[m.BrokerID()]++
 					mu.Unlock()
@@ -162,17 +174,14 @@ func TestConcurrentAcquireOneWinner(t *testing.T) {
 
 func TestLookupAssignsLeastLoaded(t *testing.T) {
 	store, _ := metadatatest.Store(t, "/o3")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	m1, _ := start(t, store, "b1", 10*time.Second)
 	m2, _ := start(t, store, "b2", 10*time.Second)
 	// b1 owns one bundle of public/default; its record says so once rewritten.
 	if _, err := m1.Acquire(ctx, mustName(t, "persistent://public/default/a")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, func() bool {
-		bs, err := m1.Brokers(ctx)
-		return err == nil && len(bs) == 2 && bs[0].ID == "b1" && bs[0].Bundles == 1
-	})
+	waitBrokers(ctx, t, store, func(bs map[string]BrokerInfo) bool { return len(bs) == 2 && bs["b1"].Bundles == 1 })
 	// A topic of another namespace: nobody owns its bundle; b2 has fewer bundles.
 	name := mustName(t, "persistent://t/ns/x")
 	res, err := m1.Lookup(ctx, name, false)
@@ -191,27 +200,51 @@ func TestLookupAssignsLeastLoaded(t *testing.T) {
 
 func mustBundle(t *testing.T, m *Manager, name topic.Name) Bundle {
 	t.Helper()
-	b, err := m.BundleOf(context.Background(), name)
+	b, err := m.BundleOf(testCtx(t), name)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return b
 }
 
-func waitFor(t *testing.T, cond func() bool) {
+// waitBrokers follows the broker records until cond holds of them.
+func waitBrokers(ctx context.Context, t *testing.T, store *metadata.Store, cond func(map[string]BrokerInfo) bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 20s")
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bs := map[string]BrokerInfo{}
+	set := func(v metadata.Value) {
+		var bi BrokerInfo
+		if json.Unmarshal(v.Data, &bi) == nil {
+			bs[bi.ID] = bi
 		}
-		time.Sleep(20 * time.Millisecond) // polling a condition, not waiting out time
 	}
+	for ev := range store.ListWatch(ctx, store.Keys.Brokers()) {
+		switch ev.Type {
+		case metadata.EventReset:
+			clear(bs)
+			for _, v := range ev.Snapshot {
+				set(v)
+			}
+		case metadata.EventPut:
+			set(ev.Value)
+		case metadata.EventDelete:
+			for id := range bs {
+				if store.Keys.Broker(id) == ev.Value.Key {
+					delete(bs, id)
+				}
+			}
+		}
+		if cond(bs) {
+			return
+		}
+	}
+	t.Fatalf("broker records never met the condition; last seen %+v", bs)
 }
 
 func TestReleaseHandsOver(t *testing.T) {
 	store, _ := metadatatest.Store(t, "/o4")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	m1, r1 := start(t, store, "b1", 10*time.Second)
 	m2, _ := start(t, store, "b2", 10*time.Second)
 	name := mustName(t, "persistent://public/default/t")
@@ -242,7 +275,7 @@ func TestReleaseHandsOver(t *testing.T) {
 // and the first broker starts a new session by itself.
 func TestLeaseLossReleasesEverything(t *testing.T) {
 	store, _ := metadatatest.Store(t, "/o5")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	m1, r1 := start(t, store, "b1", 3*time.Second)
 	m2, _ := start(t, store, "b2", 3*time.Second)
 	name := mustName(t, "persistent://public/default/t")
@@ -266,10 +299,51 @@ func TestLeaseLossReleasesEverything(t *testing.T) {
 		t.Fatalf("other broker after the loss: %v", err)
 	}
 	// b1 is back with a new session: it sees b2 as the owner.
-	waitFor(t, func() bool {
-		_, err := m1.Acquire(ctx, mustName(t, "persistent://t/other/x"))
-		return err == nil
-	})
+	if _, err := m1.current(ctx); err != nil {
+		t.Fatalf("b1's new session: %v", err)
+	}
+	if _, err := m1.Acquire(ctx, name); !errors.As(err, new(*NotOwnerError)) {
+		t.Fatalf("b1 after its new session: %v", err)
+	}
+}
+
+// The local deadline alone ends the session: with etcd still holding the lease (no
+// keepalive missed as far as etcd knows), a broker whose clock passes the deadline —
+// the last confirmed renewal's send time plus the TTL — stops treating its claims as
+// valid at once, releases them, gives the lease up, and starts a new session. The
+// deadline is made to pass by advancing an injected clock, not by waiting for it.
+func TestLocalDeadlineEndsSession(t *testing.T) {
+	store, _ := metadatatest.Store(t, "/o8")
+	ctx := testCtx(t)
+	clock := metadatatest.NewManualClock()
+	// A long TTL: real keepalives (every 20 s) never come during the test, so the
+	// deadline stays where the grant put it on the manual clock.
+	const ttl = 60 * time.Second
+	m1, r1 := startWith(t, Config{Store: store, BrokerID: "b1", LeaseTTL: ttl, Clock: clock})
+	m2, _ := start(t, store, "b2", 10*time.Second)
+	name := mustName(t, "persistent://public/default/t")
+	c1, err := m1.Acquire(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(ttl - time.Second)
+	if !c1.Valid() {
+		t.Fatal("claim invalid a second before the deadline")
+	}
+	clock.Advance(time.Second)
+	if c1.Valid() {
+		t.Fatal("claim still valid at the deadline")
+	}
+	if got := r1.next(t); got != c1 {
+		t.Fatalf("released %v, want the claim", got)
+	}
+	// The lease was revoked rather than left to expire: b2 takes the bundle at once.
+	if _, err := m2.Acquire(ctx, name); err != nil {
+		t.Fatalf("other broker after b1's deadline: %v", err)
+	}
+	if _, err := m1.current(ctx); err != nil {
+		t.Fatalf("b1's new session: %v", err)
+	}
 	if _, err := m1.Acquire(ctx, name); !errors.As(err, new(*NotOwnerError)) {
 		t.Fatalf("b1 after its new session: %v", err)
 	}
@@ -279,7 +353,7 @@ func TestLeaseLossReleasesEverything(t *testing.T) {
 // takes back what its earlier run held without waiting for the old lease to expire.
 func TestRestartClearsEarlierRun(t *testing.T) {
 	store, _ := metadatatest.Store(t, "/o6")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	old, err := Start(ctx, Config{Store: store, BrokerID: "b1", PulsarURL: "pulsar://b1", LeaseTTL: 60 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +375,7 @@ func TestRestartClearsEarlierRun(t *testing.T) {
 
 func TestSplitReleasesAndReassigns(t *testing.T) {
 	store, _ := metadatatest.Store(t, "/o7")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	m1, r1 := start(t, store, "b1", 10*time.Second)
 	m2, _ := start(t, store, "b2", 10*time.Second)
 	name := mustName(t, "persistent://public/default/t")
@@ -339,7 +413,7 @@ func TestSplitReleasesAndReassigns(t *testing.T) {
 
 func TestCloseReleasesAndUnregisters(t *testing.T) {
 	store, _ := metadatatest.Store(t, "/o8")
-	ctx := context.Background()
+	ctx := testCtx(t)
 	m1, err := Start(ctx, Config{Store: store, BrokerID: "b1", PulsarURL: "pulsar://b1"})
 	if err != nil {
 		t.Fatal(err)

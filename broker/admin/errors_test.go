@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/strata-io/strata/broker/ownership"
-	"github.com/strata-io/strata/broker/service"
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/broker/topic"
 )
 
@@ -24,8 +24,8 @@ func TestStatusOf(t *testing.T) {
 		{fmt.Errorf("%w: invalid JSON body", errBadRequest), http.StatusBadRequest},
 		{fmt.Errorf("%w: must be ≥ 0", errPrecondition), http.StatusPreconditionFailed},
 		{fmt.Errorf("%w: %q", topic.ErrInvalidName, "a//b"), http.StatusPreconditionFailed},
-		{service.ErrNotFound, http.StatusNotFound},
-		{service.ErrNotEmpty, http.StatusConflict},
+		{resources.ErrNotFound, http.StatusNotFound},
+		{resources.ErrNotEmpty, http.StatusConflict},
 		{&ownership.NotOwnerError{}, http.StatusServiceUnavailable},
 		{context.DeadlineExceeded, http.StatusGatewayTimeout},
 		{errRemoteNotFound, http.StatusInternalServerError},
@@ -40,7 +40,7 @@ func TestStatusOf(t *testing.T) {
 // TestWriteError: Pulsar's error body, {"reason": "..."}, with the status.
 func TestWriteError(t *testing.T) {
 	w := httptest.NewRecorder()
-	writeError(w, fmt.Errorf("%w: tenant x", service.ErrNotFound))
+	writeError(w, fmt.Errorf("%w: tenant x", resources.ErrNotFound))
 	if w.Code != http.StatusNotFound || w.Header().Get("Content-Type") != "application/json" {
 		t.Fatalf("status %d, content type %q; want 404, application/json", w.Code, w.Header().Get("Content-Type"))
 	}

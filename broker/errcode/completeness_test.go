@@ -19,6 +19,7 @@ const module = "github.com/strata-io/strata"
 // the table. A package that starts to surface errors is one more line here.
 var ErrorPackages = []string{
 	"broker/service",
+	"broker/resources",
 	"broker/managedledger",
 	"broker/managedledger/cursor",
 	"broker/ownership",

@@ -8,6 +8,7 @@ import (
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
 	"github.com/strata-io/strata/broker/ownership"
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/metadata"
@@ -74,9 +75,9 @@ var table = []Error{
 
 	// Unknown resources. A missing schema is TopicNotFound on the wire, as Pulsar's
 	// GET_SCHEMA answers (the protocol server adds the text the client looks for).
-	is(service.ErrTopicNotFound, pulsar.ServerError_TopicNotFound, http.StatusNotFound, noRetry),
-	is(service.ErrNotFound, pulsar.ServerError_TopicNotFound, http.StatusNotFound, noRetry),
-	is(service.ErrSchemaNotFound, pulsar.ServerError_TopicNotFound, http.StatusNotFound, noRetry),
+	is(resources.ErrTopicNotFound, pulsar.ServerError_TopicNotFound, http.StatusNotFound, noRetry),
+	is(resources.ErrNotFound, pulsar.ServerError_TopicNotFound, http.StatusNotFound, noRetry),
+	is(resources.ErrSchemaNotFound, pulsar.ServerError_TopicNotFound, http.StatusNotFound, noRetry),
 
 	// Invalid names and requests.
 	is(topic.ErrInvalidName, pulsar.ServerError_InvalidTopicName, http.StatusPreconditionFailed, noRetry),
@@ -111,8 +112,8 @@ var table = []Error{
 
 	// Admin-only conditions: the binary protocol never had a code of its own for them.
 	is(metadata.ErrExists, pulsar.ServerError_UnknownError, http.StatusConflict, noRetry),
-	is(service.ErrNotEmpty, pulsar.ServerError_UnknownError, http.StatusConflict, noRetry),
-	is(service.ErrPartitionsNotIncreased, pulsar.ServerError_UnknownError, http.StatusConflict, noRetry),
+	is(resources.ErrNotEmpty, pulsar.ServerError_UnknownError, http.StatusConflict, noRetry),
+	is(resources.ErrPartitionsNotIncreased, pulsar.ServerError_UnknownError, http.StatusConflict, noRetry),
 	is(service.ErrTopicBusy, pulsar.ServerError_UnknownError, http.StatusPreconditionFailed, noRetry),
 	is(ownership.ErrBadBundle, pulsar.ServerError_UnknownError, http.StatusNotFound, noRetry),
 

@@ -10,6 +10,7 @@ import (
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
 	"github.com/strata-io/strata/broker/ownership"
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/broker/service"
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/metadata"
@@ -31,9 +32,9 @@ var pins = []struct {
 	{service.ErrSubscriptionBusy, pulsar.ServerError_ConsumerBusy, 412, false},
 	{service.ErrTopicTerminated, pulsar.ServerError_TopicTerminatedError, 409, false},
 	{managedledger.ErrTerminated, pulsar.ServerError_TopicTerminatedError, 409, false},
-	{service.ErrTopicNotFound, pulsar.ServerError_TopicNotFound, 404, false},
-	{service.ErrNotFound, pulsar.ServerError_TopicNotFound, 404, false},
-	{service.ErrSchemaNotFound, pulsar.ServerError_TopicNotFound, 404, false},
+	{resources.ErrTopicNotFound, pulsar.ServerError_TopicNotFound, 404, false},
+	{resources.ErrNotFound, pulsar.ServerError_TopicNotFound, 404, false},
+	{resources.ErrSchemaNotFound, pulsar.ServerError_TopicNotFound, 404, false},
 	{topic.ErrInvalidName, pulsar.ServerError_InvalidTopicName, 412, false},
 	{service.ErrBadSubscription, pulsar.ServerError_InvalidTopicName, 412, false},
 	{service.ErrQuotaHold, pulsar.ServerError_ProducerBlockedQuotaExceededError, 500, true},
@@ -51,8 +52,8 @@ var pins = []struct {
 	{context.DeadlineExceeded, pulsar.ServerError_ServiceNotReady, 504, true},
 	{metadata.ErrRevisionMismatch, pulsar.ServerError_MetadataError, 500, true},
 	{metadata.ErrExists, pulsar.ServerError_UnknownError, 409, false},
-	{service.ErrNotEmpty, pulsar.ServerError_UnknownError, 409, false},
-	{service.ErrPartitionsNotIncreased, pulsar.ServerError_UnknownError, 409, false},
+	{resources.ErrNotEmpty, pulsar.ServerError_UnknownError, 409, false},
+	{resources.ErrPartitionsNotIncreased, pulsar.ServerError_UnknownError, 409, false},
 	{service.ErrTopicBusy, pulsar.ServerError_UnknownError, 412, false},
 	{ownership.ErrBadBundle, pulsar.ServerError_UnknownError, 404, false},
 	{managedledger.ErrLedgerFenced, pulsar.ServerError_UnknownError, 500, true},

@@ -24,10 +24,10 @@ type Namespaces struct{ s *metadata.Store }
 // NewNamespaces returns the namespace-tree records kept in store.
 func NewNamespaces(store *metadata.Store) *Namespaces { return &Namespaces{s: store} }
 
-func (n *Namespaces) tenantKey(t string) string { return n.s.Keys.Under("tenants", t) }
-func (n *Namespaces) nsKey(ns string) string    { return n.s.Keys.Under("namespaces", ns) }
+func (n *Namespaces) tenantKey(t string) string { return n.s.Keys.Tenant(t) }
+func (n *Namespaces) nsKey(ns string) string    { return n.s.Keys.Namespace(ns) }
 func (n *Namespaces) partitionedKey(name topic.Name) string {
-	return n.s.Keys.Under("partitioned-topics", string(name.Domain), name.Tenant, name.Namespace, name.Local)
+	return n.s.Keys.PartitionedTopic(string(name.Domain), name.Tenant, name.Namespace, name.Local)
 }
 
 // Bootstrap creates tenant "public" and namespace "public/default" if absent.
@@ -102,7 +102,7 @@ func (n *Namespaces) TopicsOf(ctx context.Context, ns string) ([]string, error) 
 			out = append(out, s)
 		}
 	}
-	prefix := n.s.Keys.Under("managed-ledgers", "persistent://"+ns) + "/"
+	prefix := n.s.Keys.ManagedLedgers("persistent", ns)
 	vals, _, err := n.s.List(ctx, prefix)
 	if err != nil {
 		return nil, err
@@ -115,7 +115,7 @@ func (n *Namespaces) TopicsOf(ctx context.Context, ns string) ([]string, error) 
 		add("persistent://" + ns + "/" + local)
 	}
 	t, nsLocal, _ := strings.Cut(ns, "/")
-	pprefix := n.s.Keys.Under("partitioned-topics", "persistent", t, nsLocal) + "/"
+	pprefix := n.s.Keys.PartitionedTopics("persistent", t, nsLocal)
 	vals, _, err = n.s.List(ctx, pprefix)
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (n *Namespaces) ListNamespaces(ctx context.Context, tenant string) ([]strin
 	if _, err := n.Tenant(ctx, tenant); err != nil {
 		return nil, err
 	}
-	prefix := n.nsKey(tenant) + "/"
+	prefix := n.s.Keys.TenantNamespaces(tenant)
 	vals, _, err := n.s.List(ctx, prefix)
 	if err != nil {
 		return nil, err
@@ -186,10 +186,10 @@ func (n *Namespaces) UpdatePolicies(ctx context.Context, ns string, change func(
 // its topics' topic-level policies.
 func (n *Namespaces) DeleteNamespaceRecord(ctx context.Context, ns string) error {
 	t, local, _ := strings.Cut(ns, "/")
-	if err := n.s.DeletePrefix(ctx, n.s.Keys.Under("topic-policies", "persistent", t, local)+"/"); err != nil {
+	if err := n.s.DeletePrefix(ctx, n.s.Keys.NamespaceTopicPolicies("persistent", t, local)); err != nil {
 		return err
 	}
-	if err := n.s.DeletePrefix(ctx, n.s.Keys.Under("partitioned-topics", "persistent", t, local)+"/"); err != nil {
+	if err := n.s.DeletePrefix(ctx, n.s.Keys.PartitionedTopics("persistent", t, local)); err != nil {
 		return err
 	}
 	return n.s.Delete(ctx, n.nsKey(ns), -1)

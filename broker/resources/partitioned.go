@@ -81,7 +81,7 @@ func (n *Namespaces) UpdatePartitionedTopic(ctx context.Context, name topic.Name
 // PartitionedTopics lists the partitioned topics of a namespace (base names).
 func (n *Namespaces) PartitionedTopics(ctx context.Context, ns string) ([]string, error) {
 	t, local, _ := strings.Cut(ns, "/")
-	prefix := n.s.Keys.Under("partitioned-topics", "persistent", t, local) + "/"
+	prefix := n.s.Keys.PartitionedTopics("persistent", t, local)
 	vals, _, err := n.s.List(ctx, prefix)
 	if err != nil {
 		return nil, err

@@ -49,7 +49,7 @@ func NewSchemas(store *metadata.Store) *Schemas { return &Schemas{s: store} }
 
 func (sc *Schemas) key(name topic.Name) string {
 	b := name.Base()
-	return sc.s.Keys.Under("schemas", string(b.Domain), b.Tenant, b.Namespace, b.Local)
+	return sc.s.Keys.Schema(string(b.Domain), b.Tenant, b.Namespace, b.Local)
 }
 
 func (sc *Schemas) read(ctx context.Context, name topic.Name) (schemaRecord, int64, error) {

@@ -28,7 +28,7 @@ func (n *Namespaces) Tenant(ctx context.Context, t string) (TenantInfo, error) {
 
 // Tenants lists the tenants.
 func (n *Namespaces) Tenants(ctx context.Context) ([]string, error) {
-	prefix := n.tenantKey("")
+	prefix := n.s.Keys.Tenants()
 	vals, _, err := n.s.List(ctx, prefix)
 	if err != nil {
 		return nil, err

@@ -72,12 +72,12 @@ func (tp TopicPolicies) Apply(p Policies) Policies {
 	return p
 }
 
-func (n *Namespaces) topicPoliciesPrefix() string { return n.s.Keys.Under("topic-policies") + "/" }
+func (n *Namespaces) topicPoliciesPrefix() string { return n.s.Keys.TopicPolicies() }
 
 // topicPoliciesKey is the record's key; partitions share their base topic's.
 func (n *Namespaces) topicPoliciesKey(name topic.Name) string {
 	b := name.Base()
-	return n.s.Keys.Under("topic-policies", string(b.Domain), b.Tenant, b.Namespace, b.Local)
+	return n.s.Keys.TopicPolicy(string(b.Domain), b.Tenant, b.Namespace, b.Local)
 }
 
 // TopicPolicyKey is the key of name's override record below the topic-policies prefix
@@ -167,7 +167,7 @@ func (n *Namespaces) DeleteTopicPolicies(ctx context.Context, name topic.Name) e
 // TopicExists reports whether a (non-partitioned, or partition) topic has a managed
 // ledger record.
 func (n *Namespaces) TopicExists(ctx context.Context, name topic.Name) (bool, error) {
-	_, err := n.s.Get(ctx, n.s.Keys.Under("managed-ledgers", name.String()))
+	_, err := n.s.Get(ctx, n.s.Keys.ManagedLedger(name.String()))
 	if err == nil {
 		return true, nil
 	}

@@ -7,13 +7,12 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/strata-io/strata/metadata"
 )
 
 // Namespace records and topic-policy overrides reach open topics by watches on their
-// prefixes in etcd (metadata.Store.Watch, which re-lists after a compaction), not by
+// prefixes in etcd (metadata.Store.ListWatch, which lists first and lists again after a compaction), not by
 // polling: a change made through the admin API on any broker is applied within one etcd
 // round trip, and an idle broker costs nothing. PolicyWatch keeps the latest record of
 // every namespace and every topic override with its revision, and tells a listener (the
@@ -80,28 +79,13 @@ func (w *PolicyWatch) Topic(key string) (Versioned[TopicPolicies], bool) {
 	return r, ok
 }
 
-func (n *Namespaces) namespacesPrefix() string { return n.s.Keys.Under("namespaces") + "/" }
+func (n *Namespaces) namespacesPrefix() string { return n.s.Keys.Namespaces() }
 
 // WatchNamespaces follows the namespace records until ctx ends.
 func (w *PolicyWatch) WatchNamespaces(ctx context.Context) {
 	store := w.n.s
 	prefix := w.n.namespacesPrefix()
-	var from int64
-	for ctx.Err() == nil {
-		vals, rev, err := store.List(ctx, prefix)
-		if err == nil {
-			w.resetNamespaces(prefix, vals)
-			from = rev + 1
-			break
-		}
-		w.log.Warn("list namespace policies", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
-	for ev := range store.Watch(ctx, prefix, from) {
+	for ev := range store.ListWatch(ctx, prefix) {
 		switch ev.Type {
 		case metadata.EventReset:
 			w.resetNamespaces(prefix, ev.Snapshot)
@@ -171,22 +155,7 @@ func (w *PolicyWatch) WatchTopicPolicies(ctx context.Context) {
 		}
 		w.listener.TopicPoliciesReset(rev, seen)
 	}
-	var from int64
-	for ctx.Err() == nil {
-		vals, rev, err := store.List(ctx, prefix)
-		if err == nil {
-			reset(vals, rev)
-			from = rev + 1
-			break
-		}
-		w.log.Warn("list topic policies", "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(time.Second):
-		}
-	}
-	for ev := range store.Watch(ctx, prefix, from) {
+	for ev := range store.ListWatch(ctx, prefix) {
 		switch ev.Type {
 		case metadata.EventReset:
 			reset(ev.Snapshot, ev.Revision)

@@ -192,7 +192,7 @@ func (t *Topic) evictToSize(ctx context.Context, limit int64) error {
 func (t *Topic) evictOlderThan(ctx context.Context, age time.Duration) error {
 	var errs []error
 	for name := range t.ml.Cursors() {
-		if err := t.ExpireMessages(ctx, name, age); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := t.ExpireMessages(ctx, name, age); err != nil && !errors.Is(err, resources.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}

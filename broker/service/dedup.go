@@ -30,7 +30,7 @@ type dedupRecord struct {
 
 // dedupKey is where a topic's snapshot is kept, next to its managed ledger's record.
 func dedupKey(store *metadata.Store, name topic.Name) string {
-	return store.Keys.Under("managed-ledgers", name.String(), "dedup")
+	return store.Keys.Dedup(name.String())
 }
 
 // dedupCursorName is the durable cursor that keeps the entries after the last snapshot

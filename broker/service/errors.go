@@ -1,12 +1,8 @@
 package service
 
-import (
-	"errors"
+import "errors"
 
-	"github.com/strata-io/strata/broker/resources"
-)
-
-// Errors the protocol layer maps to Pulsar ServerError codes (broker/server/errors.go).
+// Errors the protocol layer maps to Pulsar ServerError codes (the table in broker/errcode).
 var (
 	ErrProducerBusy     = errors.New("service: producer busy")   // ProducerBusy
 	ErrProducerFenced   = errors.New("service: producer fenced") // ProducerFenced
@@ -17,15 +13,4 @@ var (
 	ErrTooManyProducers = errors.New("service: too many producers")
 	ErrTooManyConsumers = errors.New("service: too many consumers")
 	ErrBadSubscription  = errors.New("service: invalid subscription request")
-)
-
-// The record errors moved to broker/resources. These are the same values (errors.Is
-// matches either name), kept until the error tables in broker/server and broker/admin
-// name the resources ones.
-var (
-	ErrNotFound               = resources.ErrNotFound
-	ErrNotEmpty               = resources.ErrNotEmpty
-	ErrPartitionsNotIncreased = resources.ErrPartitionsNotIncreased
-	ErrTopicNotFound          = resources.ErrTopicNotFound
-	ErrSchemaNotFound         = resources.ErrSchemaNotFound
 )

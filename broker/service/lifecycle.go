@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/strata-io/strata/broker/managedledger"
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/metadata"
 )
@@ -18,7 +19,7 @@ import (
 var ErrTopicBusy = errors.New("service: topic has connected producers or consumers")
 
 // CreateTopic creates a non-partitioned topic (even when auto topic creation is off);
-// metadata.ErrExists if it, or a partitioned topic of that name, exists; ErrNotFound if
+// metadata.ErrExists if it, or a partitioned topic of that name, exists; resources.ErrNotFound if
 // its namespace does not.
 func (s *Service) CreateTopic(ctx context.Context, name topic.Name) error {
 	if _, err := s.Namespaces.Policies(ctx, name.NamespaceName()); err != nil {
@@ -58,10 +59,10 @@ func (t *Topic) inUse() bool {
 // DeleteTopic deletes a non-partitioned topic (or one partition): its managed ledger's
 // ledgers, cursors and record. Without force it is refused (ErrTopicBusy) while
 // producers or consumers are attached; with force they are disconnected first.
-// ErrNotFound if the topic does not exist.
+// resources.ErrNotFound if the topic does not exist.
 //
 // While the deletion runs, the topic's registry slot is held: a client reconnecting
-// meanwhile waits, then gets ErrTopicNotFound (and, with auto creation, creates a new
+// meanwhile waits, then gets resources.ErrTopicNotFound (and, with auto creation, creates a new
 // empty topic on its next attempt, as in Pulsar).
 func (s *Service) DeleteTopic(ctx context.Context, name topic.Name, force bool) error {
 	exists, err := s.Namespaces.TopicExists(ctx, name)
@@ -69,7 +70,7 @@ func (s *Service) DeleteTopic(ctx context.Context, name topic.Name, force bool) 
 		return err
 	}
 	if !exists {
-		return fmt.Errorf("%w: topic %s", ErrNotFound, name)
+		return fmt.Errorf("%w: topic %s", resources.ErrNotFound, name)
 	}
 	t, err := s.Topic(ctx, name, false)
 	if err != nil {
@@ -95,7 +96,7 @@ func (s *Service) DeleteTopic(ctx context.Context, name topic.Name, force bool) 
 	}
 	t.Close(ctx)
 	err = t.ml.Delete(ctx)
-	hold.err = fmt.Errorf("%w: %s was deleted", ErrTopicNotFound, name)
+	hold.err = fmt.Errorf("%w: %s was deleted", resources.ErrTopicNotFound, name)
 	if err != nil {
 		hold.err = fmt.Errorf("service: delete %s: %w", name, err)
 	}
@@ -120,7 +121,7 @@ func (s *Service) DeletePartitionedTopic(ctx context.Context, base topic.Name, f
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("%w: partitioned topic %s", ErrNotFound, base)
+		return fmt.Errorf("%w: partitioned topic %s", resources.ErrNotFound, base)
 	}
 	if !force {
 		for i := 0; i < n; i++ {
@@ -130,7 +131,7 @@ func (s *Service) DeletePartitionedTopic(ctx context.Context, base topic.Name, f
 		}
 	}
 	for i := 0; i < n; i++ {
-		if err := s.DeleteTopic(ctx, base.Partition(i), force); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.DeleteTopic(ctx, base.Partition(i), force); err != nil && !errors.Is(err, resources.ErrNotFound) {
 			return err
 		}
 	}
@@ -140,7 +141,7 @@ func (s *Service) DeletePartitionedTopic(ctx context.Context, base topic.Name, f
 	return s.Namespaces.DeletePartitionedRecord(ctx, base)
 }
 
-// DeleteNamespace deletes a namespace. Without force it is refused (ErrNotEmpty) while
+// DeleteNamespace deletes a namespace. Without force it is refused (resources.ErrNotEmpty) while
 // it has topics; with force its topics are deleted first.
 func (s *Service) DeleteNamespace(ctx context.Context, ns string, force bool) error {
 	if _, err := s.Namespaces.Policies(ctx, ns); err != nil {
@@ -155,14 +156,14 @@ func (s *Service) DeleteNamespace(ctx context.Context, ns string, force bool) er
 		return err
 	}
 	if len(parted)+len(topics) > 0 && !force {
-		return fmt.Errorf("%w: namespace %s has %d topics", ErrNotEmpty, ns, len(parted)+len(topics))
+		return fmt.Errorf("%w: namespace %s has %d topics", resources.ErrNotEmpty, ns, len(parted)+len(topics))
 	}
 	for _, p := range parted {
 		name, err := topic.Parse(p)
 		if err != nil {
 			return err
 		}
-		if err := s.DeletePartitionedTopic(ctx, name, true); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.DeletePartitionedTopic(ctx, name, true); err != nil && !errors.Is(err, resources.ErrNotFound) {
 			return err
 		}
 	}
@@ -171,7 +172,7 @@ func (s *Service) DeleteNamespace(ctx context.Context, ns string, force bool) er
 		if err != nil {
 			return err
 		}
-		if err := s.DeleteTopic(ctx, name, true); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := s.DeleteTopic(ctx, name, true); err != nil && !errors.Is(err, resources.ErrNotFound) {
 			return err
 		}
 	}
@@ -195,7 +196,7 @@ func (s *Service) loaded(name topic.Name) *Topic {
 }
 
 // Unload closes the topic on this broker if it is open; its clients reconnect and the
-// next use opens it again. ErrNotFound if it does not exist.
+// next use opens it again. resources.ErrNotFound if it does not exist.
 //
 // The registry slot is held while the topic closes: a client reconnecting at once would
 // otherwise reopen the managed ledger under the closing one and fence it mid-close.
@@ -225,7 +226,7 @@ func (s *Service) Unload(ctx context.Context, name topic.Name) error {
 		return err
 	}
 	if !exists {
-		return fmt.Errorf("%w: topic %s", ErrNotFound, name)
+		return fmt.Errorf("%w: topic %s", resources.ErrNotFound, name)
 	}
 	return nil
 }

@@ -136,7 +136,7 @@ func (s *Service) Topic(ctx context.Context, name topic.Name, create bool) (*Top
 // creation is off.
 func (s *Service) load(ctx context.Context, name topic.Name, create, explicit bool) (*Topic, error) {
 	if name.Domain != topic.Persistent {
-		return nil, fmt.Errorf("%w: %s: non-persistent topics are not supported yet", ErrTopicNotFound, name)
+		return nil, fmt.Errorf("%w: %s: non-persistent topics are not supported yet", resources.ErrTopicNotFound, name)
 	}
 	key := name.String()
 	s.mu.Lock()
@@ -207,8 +207,8 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explic
 	}
 	pol, polRev, err := s.Namespaces.PoliciesWithRevision(ctx, name.NamespaceName())
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, fmt.Errorf("%w: %s: %v", ErrTopicNotFound, name, err)
+		if errors.Is(err, resources.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s: %v", resources.ErrTopicNotFound, name, err)
 		}
 		return nil, err
 	}
@@ -231,7 +231,7 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explic
 			allowAuto = o.Allow // the namespace overrides the broker
 		}
 		if !partitioned && !explicit && (!create || !allowAuto) {
-			return nil, fmt.Errorf("%w: %s", ErrTopicNotFound, name)
+			return nil, fmt.Errorf("%w: %s", resources.ErrTopicNotFound, name)
 		}
 	}
 	// Use a context that survives the caller: the managed ledger's background work is

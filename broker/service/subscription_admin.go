@@ -10,6 +10,7 @@ import (
 	"github.com/strata-io/strata/broker/dispatch"
 	"github.com/strata-io/strata/broker/managedledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
+	"github.com/strata-io/strata/broker/resources"
 	"github.com/strata-io/strata/metadata"
 )
 
@@ -36,7 +37,7 @@ func (t *Topic) SubscriptionNames() []string {
 }
 
 // lookupSubscription returns the live durable subscription called name (nil if none)
-// and its cursor; ErrNotFound when there is no such durable cursor.
+// and its cursor; resources.ErrNotFound when there is no such durable cursor.
 func (t *Topic) lookupSubscription(name string) (*Subscription, *managedledger.Cursor, error) {
 	t.mu.Lock()
 	s := t.subs[name]
@@ -47,7 +48,7 @@ func (t *Topic) lookupSubscription(name string) (*Subscription, *managedledger.C
 	if c, ok := t.ml.Cursors()[name]; ok {
 		return nil, c, nil
 	}
-	return nil, nil, fmt.Errorf("%w: subscription %q", ErrNotFound, name)
+	return nil, nil, fmt.Errorf("%w: subscription %q", resources.ErrNotFound, name)
 }
 
 // resolve turns an admin position into a cursor reset target.
@@ -236,7 +237,7 @@ func (t *Topic) adminAck(s *Subscription, c *managedledger.Cursor, ps []managedl
 }
 
 // PeekEntry returns the subscription's nth (1-based) unacknowledged entry;
-// ErrNotFound when it has fewer.
+// resources.ErrNotFound when it has fewer.
 func (t *Topic) PeekEntry(ctx context.Context, name string, nth int) (managedledger.Entry, error) {
 	_, c, err := t.lookupSubscription(name)
 	if err != nil {
@@ -252,26 +253,26 @@ func (t *Topic) PeekEntry(ctx context.Context, name string, nth int) (managedled
 		}
 	}
 	if at == nil {
-		return managedledger.Entry{}, fmt.Errorf("%w: subscription %q has fewer than %d unacknowledged entries", ErrNotFound, name, nth)
+		return managedledger.Entry{}, fmt.Errorf("%w: subscription %q has fewer than %d unacknowledged entries", resources.ErrNotFound, name, nth)
 	}
 	return t.Entry(ctx, *at)
 }
 
-// Entry reads the entry at p; ErrNotFound if it does not exist (any more).
+// Entry reads the entry at p; resources.ErrNotFound if it does not exist (any more).
 func (t *Topic) Entry(ctx context.Context, p managedledger.Position) (managedledger.Entry, error) {
 	if p.Ledger < 0 || p.Entry < 0 {
-		return managedledger.Entry{}, fmt.Errorf("%w: entry %s", ErrNotFound, p)
+		return managedledger.Entry{}, fmt.Errorf("%w: entry %s", resources.ErrNotFound, p)
 	}
 	lc := t.ml.LastConfirmed()
 	if lc.Less(p) {
-		return managedledger.Entry{}, fmt.Errorf("%w: entry %s", ErrNotFound, p)
+		return managedledger.Entry{}, fmt.Errorf("%w: entry %s", resources.ErrNotFound, p)
 	}
 	ents, err := t.ml.ReadEntries(ctx, p, 1)
 	if err != nil {
 		return managedledger.Entry{}, err
 	}
 	if len(ents) != 1 || ents[0].Pos != p {
-		return managedledger.Entry{}, fmt.Errorf("%w: entry %s", ErrNotFound, p)
+		return managedledger.Entry{}, fmt.Errorf("%w: entry %s", resources.ErrNotFound, p)
 	}
 	return ents[0], nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/strata-io/strata/broker/resources"
 )
 
 // checkTTL enforces the namespace's message TTL (Pulsar's message expiry): on every
@@ -21,7 +23,7 @@ func (t *Topic) checkTTL(ctx context.Context) error {
 		if c.Backlog() == 0 {
 			continue
 		}
-		if err := t.ExpireMessages(ctx, name, time.Duration(ttl)*time.Second); err != nil && !errors.Is(err, ErrNotFound) {
+		if err := t.ExpireMessages(ctx, name, time.Duration(ttl)*time.Second); err != nil && !errors.Is(err, resources.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}

@@ -9,8 +9,11 @@ import (
 // ObjectStore is a flat namespace of immutable byte objects named by keys. Implementations
 // are safe for concurrent use.
 //
-// Keys are checked with CheckKey by every method; a bad key is ErrInvalidKey. "/" in a key
-// has no meaning to the store beyond List's prefix match.
+// Keys are checked with CheckKey by every method; a bad key is ErrInvalidKey. Keys in one
+// store must be prefix-free at "/": while "a/b" exists, "a" must not be put, and the other
+// way round. The filesystem store and POSIX-backed S3 servers (versitygw) keep objects as
+// files named by their keys, where "a" cannot be both a file and a directory; such a Put
+// fails there. Offload keys name ledgers, never directories, so this costs nothing.
 type ObjectStore interface {
 	// Put stores everything read from body (until io.EOF) under key, replacing any object
 	// already there. The new object becomes visible atomically when Put returns nil: a

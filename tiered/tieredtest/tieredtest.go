@@ -181,7 +181,8 @@ func list(t *testing.T, ctx context.Context, s tiered.ObjectStore, prefix string
 }
 
 func testList(t *testing.T, ctx context.Context, s tiered.ObjectStore, _ Options) {
-	sizes := map[string]int{"a": 1, "a/b": 2, "a/c": 3, "a/c/d": 4, "ab": 5, "b/x": 6, "b.x": 7}
+	// Prefix-free at "/" (see tiered.ObjectStore), with neighbours that sort around "/".
+	sizes := map[string]int{"a1": 1, "a/b": 2, "a/c/d": 3, "a/c/e": 4, "ab": 5, "b/x": 6, "b.x": 7}
 	for k, n := range sizes {
 		put(t, ctx, s, k, bytes.Repeat([]byte{'z'}, n))
 	}
@@ -189,10 +190,12 @@ func testList(t *testing.T, ctx context.Context, s tiered.ObjectStore, _ Options
 		prefix string
 		want   []string
 	}{
-		{"", []string{"a", "a/b", "a/c", "a/c/d", "ab", "b.x", "b/x"}},
-		{"a", []string{"a", "a/b", "a/c", "a/c/d", "ab"}},
-		{"a/", []string{"a/b", "a/c", "a/c/d"}},
-		{"a/c", []string{"a/c", "a/c/d"}},
+		{"", []string{"a/b", "a/c/d", "a/c/e", "a1", "ab", "b.x", "b/x"}},
+		{"a", []string{"a/b", "a/c/d", "a/c/e", "a1", "ab"}},
+		{"a/", []string{"a/b", "a/c/d", "a/c/e"}},
+		{"a/c", []string{"a/c/d", "a/c/e"}},
+		{"a/c/", []string{"a/c/d", "a/c/e"}},
+		{"a/c/d", []string{"a/c/d"}},
 		{"b", []string{"b.x", "b/x"}},
 		{"b/", []string{"b/x"}},
 		{"zzz", nil},
@@ -233,6 +236,14 @@ func testDelete(t *testing.T, ctx context.Context, s tiered.ObjectStore, _ Optio
 		t.Fatalf("List after Delete = %v, want only d/2", got)
 	}
 	assertEqual(t, "untouched neighbour", getAll(t, ctx, s, "d/2"), []byte("two"))
+
+	// Once "p/q" is gone, "p" may name an object (no directory is left in the way).
+	put(t, ctx, s, "p/q", []byte("q"))
+	if err := s.Delete(ctx, "p/q"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, ctx, s, "p", []byte("p"))
+	assertEqual(t, "object where a deleted one's parent was", getAll(t, ctx, s, "p"), []byte("p"))
 }
 
 func testInvalidKeys(t *testing.T, ctx context.Context, s tiered.ObjectStore, _ Options) {

@@ -160,21 +160,22 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader) error {
 	if err := tiered.CheckKey(key); err != nil {
 		return err
 	}
-	head := make([]byte, s.threshold+1)
-	n, err := io.ReadFull(body, head)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	// The buffer grows with the body, so a small object costs only its size.
+	var head bytes.Buffer
+	n, err := io.CopyN(&head, body, s.threshold+1)
+	if err != nil && err != io.EOF {
 		return fmt.Errorf("s3: put %q: %w", key, err)
 	}
-	if int64(n) <= s.threshold {
+	if n <= s.threshold {
 		_, err := s.client.PutObject(ctx, &s3.PutObjectInput{
 			Bucket:        &s.bucket,
 			Key:           &key,
-			Body:          bytes.NewReader(head[:n]),
-			ContentLength: aws.Int64(int64(n)),
+			Body:          bytes.NewReader(head.Bytes()),
+			ContentLength: aws.Int64(n),
 		})
 		return s.wrap("put", key, err)
 	}
-	return s.putMultipart(ctx, key, io.MultiReader(bytes.NewReader(head[:n]), body))
+	return s.putMultipart(ctx, key, io.MultiReader(&head, body))
 }
 
 func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader) (err error) {

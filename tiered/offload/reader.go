@@ -51,7 +51,8 @@ func Open(ctx context.Context, store tiered.ObjectStore, key string) (*Reader, e
 		return nil, fmt.Errorf("object %q: %w", key, err)
 	}
 	indexEnd := size - FooterSize
-	if f.indexOffset < HeaderSize || f.indexOffset+uint64(f.indexLength) != uint64(indexEnd) {
+	if f.indexOffset < HeaderSize || f.indexOffset > uint64(indexEnd) ||
+		f.indexOffset+uint64(f.indexLength) != uint64(indexEnd) {
 		return nil, corrupt("object %q of %d bytes: index at [%d, +%d) does not end at the footer", key, size, f.indexOffset, f.indexLength)
 	}
 	var index []byte

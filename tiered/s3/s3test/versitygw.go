@@ -89,14 +89,19 @@ func goBin() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) >= 1 && strings.TrimSpace(lines[0]) != "" {
-		return strings.TrimSpace(lines[0]), nil
-	}
+	// One line each, GOBIN first; an unset GOBIN is an empty line.
+	lines := strings.Split(string(out), "\n")
 	if len(lines) < 2 {
 		return "", fmt.Errorf("unexpected go env output %q", out)
 	}
-	return filepath.Join(strings.SplitN(strings.TrimSpace(lines[1]), string(os.PathListSeparator), 2)[0], "bin"), nil
+	if gobin := strings.TrimSpace(lines[0]); gobin != "" {
+		return gobin, nil
+	}
+	gopath, _, _ := strings.Cut(strings.TrimSpace(lines[1]), string(os.PathListSeparator))
+	if gopath == "" {
+		return "", fmt.Errorf("neither GOBIN nor GOPATH set (go env: %q)", out)
+	}
+	return filepath.Join(gopath, "bin"), nil
 }
 
 // Server is a running versitygw.

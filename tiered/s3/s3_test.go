@@ -3,8 +3,10 @@ package s3_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,8 +49,28 @@ func TestConformanceVersitygwHTTPS(t *testing.T) {
 // transport on which the SDK's default checksum mode corrupts uploads on lenient servers.
 func TestConformanceGofakes3(t *testing.T) {
 	backend := s3mem.New()
-	srv := httptest.NewTLSServer(gofakes3.New(backend).Server())
+	fake := gofakes3.New(backend).Server()
+	// Record any request that carries the SDK's default integrity framing: with the
+	// checksum policy New sets, none may (that framing is what lenient servers store).
+	var mu sync.Mutex
+	var framed []string
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := r.Header; strings.Contains(h.Get("Content-Encoding"), "aws-chunked") ||
+			h.Get("X-Amz-Trailer") != "" || h.Get("X-Amz-Sdk-Checksum-Algorithm") != "" {
+			mu.Lock()
+			framed = append(framed, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+		}
+		fake.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(framed) > 0 {
+			t.Errorf("%d requests sent with aws-chunked/trailer checksums, e.g. %s", len(framed), framed[0])
+		}
+	})
 	caFile := writeServerCA(t, srv)
 	n := 0
 	tieredtest.Run(t, func(t *testing.T) tiered.ObjectStore {

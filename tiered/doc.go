@@ -6,7 +6,8 @@
 //
 //   - tiered/memstore: in memory, for unit tests;
 //   - tiered/fs: a local directory, the standalone default;
-//   - tiered/s3: any S3-compatible server (aws-sdk-go-v2);
+//   - tiered/s3: any S3-compatible server (aws-sdk-go-v2); tiered/s3/s3test runs a real
+//     one (versitygw) as a process for tests;
 //   - tiered/offload: the offloaded-ledger object format (docs/format/offload.md), its
 //     writer and its reader;
 //   - tiered/tieredtest: the conformance suite every ObjectStore passes.

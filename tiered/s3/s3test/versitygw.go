@@ -228,7 +228,7 @@ func (s *Server) Config(bucket string) tiereds3.Config {
 }
 
 // Store returns a tiered/s3 store on a new bucket of this server, built by tiered/s3.New
-// like any other, with cfg's fields, if set, overriding the multipart settings.
+// like any other, with the given multipart part size and threshold (0: the defaults).
 func (s *Server) Store(t testing.TB, ctx context.Context, partSize, threshold int64) *tiereds3.Store {
 	t.Helper()
 	cfg := s.Config(s.NewBucket(t))

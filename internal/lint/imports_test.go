@@ -10,7 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -147,6 +150,7 @@ func match(pattern, path string) bool {
 
 func listPackages(t *testing.T) []pkg {
 	t.Helper()
+	touchSources(t)
 	cmd := exec.Command("go", "list", "-json=ImportPath,Imports,TestImports,XTestImports", module+"/...")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -166,4 +170,30 @@ func listPackages(t *testing.T) []pkg {
 		pkgs = append(pkgs, p)
 	}
 	return pkgs
+}
+
+// touchSources reads every Go file of the module. go test caches a passing result keyed
+// on the files the test opened; `go list` runs in another process, so without this a
+// new forbidden import would be answered from the cache.
+func touchSources(t *testing.T) {
+	t.Helper()
+	root, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	if err != nil {
+		t.Fatalf("go list -m: %v", err)
+	}
+	err = filepath.WalkDir(strings.TrimSpace(string(root)), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (strings.HasPrefix(d.Name(), ".") || d.Name() == "testdata") && path != "." {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() && strings.HasSuffix(path, ".go") {
+			_, err = os.ReadFile(path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("reading the sources: %v", err)
+	}
 }

@@ -275,7 +275,7 @@ func (ml *ManagedLedger) NewNonDurableCursor(start Position) (*Cursor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if start != cursor.Earliest {
+	if start != cursor.Earliest() {
 		if err := st.Reset(start); err != nil {
 			return nil, err
 		}

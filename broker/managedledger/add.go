@@ -82,7 +82,7 @@ func (ml *ManagedLedger) currentLedgerFullLocked() bool {
 	cur := ml.info.Ledgers[len(ml.info.Ledgers)-1]
 	return cur.Entries >= ml.cfg.MaxEntriesPerLedger ||
 		cur.Size >= ml.cfg.MaxSizePerLedger ||
-		(cur.Entries > 0 && time.Since(ml.curCreated) >= ml.cfg.MaxLedgerAge)
+		(cur.Entries > 0 && ml.cfg.Now().Sub(ml.curCreated) >= ml.cfg.MaxLedgerAge)
 }
 
 // complete records op's outcome (called by a ledger writer, or by a failed rollover)
@@ -394,7 +394,8 @@ func (ml *ManagedLedger) switchLedger(ctx context.Context, old *ledger.Writer) e
 	next := ml.info.clone()
 	rev := ml.infoRev
 	ml.mu.Unlock()
-	next.Ledgers = append(next.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: time.Now().UnixMilli()})
+	created := ml.cfg.Now()
+	next.Ledgers = append(next.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: created.UnixMilli()})
 	data, err := next.marshal()
 	if err != nil {
 		ml.metaMu.Unlock()
@@ -416,7 +417,7 @@ func (ml *ManagedLedger) switchLedger(ctx context.Context, old *ledger.Writer) e
 	ml.info.Ledgers = append(ml.info.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: next.Ledgers[len(next.Ledgers)-1].CreatedMillis})
 	ml.infoRev = newRev
 	ml.layoutGen++
-	ml.writer, ml.curCreated, ml.writerBroken = w, time.Now(), false
+	ml.writer, ml.curCreated, ml.writerBroken = w, created, false
 	queued := ml.queued
 	ml.queued = nil
 	if ml.state == stateRolling {

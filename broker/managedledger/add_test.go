@@ -3,7 +3,9 @@ package managedledger
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
@@ -327,4 +329,74 @@ func TestCloseDuringRollover(t *testing.T) {
 		t.Fatalf("reopened: %d entries, want %d", len(got), 5+len(data))
 	}
 	checkEntries(t, got[5:], data, pos)
+}
+
+// testClock is an injected Config.Now that moves only when the test says so.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// TestRolloverByAge: the first add after the current ledger passed MaxLedgerAge (on the
+// injected clock) goes to a new ledger, its age counted from its creation; the record's
+// creation times are the clock's.
+func TestRolloverByAge(t *testing.T) {
+	clk := newTestClock()
+	c := newCluster(t, 1)
+	ml := open(t, c.factory(Config{MaxLedgerAge: time.Hour, Now: clk.Now}), "persistent://t/ns/age")
+	if _, _, err := ml.OpenCursor(testCtx(t), "hold", Earliest); err != nil {
+		t.Fatal(err)
+	}
+	first := ml.Info().Ledgers[0]
+	if first.CreatedMillis != clk.Now().UnixMilli() {
+		t.Fatalf("first ledger created at %d, clock says %d", first.CreatedMillis, clk.Now().UnixMilli())
+	}
+	p1, err := addSync(t, ml, []byte("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(59 * time.Minute)
+	p2, err := addSync(t, ml, []byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1.Ledger != first.ID || p2.Ledger != first.ID {
+		t.Fatalf("adds before the age limit went to %v, %v; want ledger %d", p1, p2, first.ID)
+	}
+	clk.advance(time.Minute) // the ledger is an hour old now
+	p3, err := addSync(t, ml, []byte("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3.Ledger == first.ID {
+		t.Fatalf("add after the age limit went to %v, still ledger %d", p3, first.ID)
+	}
+	waitTasks(ml)
+	in := ml.Info()
+	if len(in.Ledgers) != 2 || !in.Ledgers[0].Closed || in.Ledgers[0].Entries != 2 {
+		t.Fatalf("ledgers after the age rollover: %+v", in.Ledgers)
+	}
+	if got, want := in.Ledgers[1].CreatedMillis, clk.Now().UnixMilli(); got != want {
+		t.Fatalf("new ledger created at %d, clock says %d", got, want)
+	}
+	p4, err := addSync(t, ml, []byte("d"))
+	if err != nil || p4.Ledger != p3.Ledger {
+		t.Fatalf("add to the young ledger: %v, %v; want ledger %d", p4, err, p3.Ledger)
+	}
 }

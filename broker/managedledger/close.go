@@ -17,7 +17,7 @@ func (ml *ManagedLedger) flushLoop() {
 		case <-t.C:
 		}
 		ml.FlushCursors(context.Background())
-		ml.expireReadAhead(time.Now())
+		ml.expireReadAhead(ml.cfg.Now())
 	}
 }
 

@@ -40,6 +40,10 @@ type Config struct {
 	// managed ledger); the zero value keeps nothing consumed.
 	Retention Retention
 	Logger    *slog.Logger
+	// Now is the clock of every time decision here: ledger age (rollover), ledger
+	// creation times in the record, retention by time, read-ahead expiry. Default
+	// time.Now; tests inject one.
+	Now func() time.Time
 }
 
 func (c *Config) applyDefaults() {
@@ -69,6 +73,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.CursorFlushInterval == 0 {
 		c.CursorFlushInterval = time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -275,7 +282,8 @@ func (ml *ManagedLedger) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	info.Ledgers = append(info.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: time.Now().UnixMilli()})
+	created := ml.cfg.Now()
+	info.Ledgers = append(info.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: created.UnixMilli()})
 	data, err := info.marshal()
 	if err != nil {
 		return err
@@ -291,7 +299,7 @@ func (ml *ManagedLedger) open(ctx context.Context) error {
 	for _, id := range empty {
 		ml.deleteLedgerBackground(id)
 	}
-	ml.info, ml.infoRev, ml.writer, ml.curCreated = info, newRev, w, time.Now()
+	ml.info, ml.infoRev, ml.writer, ml.curCreated = info, newRev, w, created
 	ml.terminated = info.Terminated
 	ml.lastConfirmed = Position{Ledger: w.ID(), Entry: -1}
 	for i := len(info.Ledgers) - 2; i >= 0; i-- {

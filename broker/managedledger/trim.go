@@ -102,7 +102,7 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 	}
 	if ret := ml.retention; !ret.off() {
 		// Consumed is not enough: retention decides which consumed ledgers go.
-		doomed = ret.released(cands, total, time.Now())
+		doomed = ret.released(cands, total, ml.cfg.Now())
 	}
 	ml.mu.Unlock()
 	if len(doomed) == 0 {

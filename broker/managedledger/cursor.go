@@ -27,7 +27,7 @@ const (
 // ones go to a cursor ledger on the bookies (an ack-hole pattern can make them large).
 const inlineSnapshotMax = 64 << 10
 
-// cursorRecordVersion is the version of the cursor record (docs/format/metadata.md).
+// cursorRecordVersion is the version of the cursor record (docs/format/managedledger.md).
 const cursorRecordVersion = 1
 
 // cursorRecord is a durable cursor's record in etcd.
@@ -159,6 +159,9 @@ func (ml *ManagedLedger) claimCursorRecord(ctx context.Context, v metadata.Value
 	}
 }
 
+// readSnapshot returns the cursor's snapshot bytes. A cursor ledger is read from the
+// bookies directly, not through openEntryReader: it is not in the ledger list and never
+// offloaded, and reading it whole needs its final last entry.
 func (ml *ManagedLedger) readSnapshot(ctx context.Context, rec *cursorRecord) ([]byte, error) {
 	if rec.SnapshotLedger == 0 {
 		return base64.StdEncoding.DecodeString(rec.Snapshot)

@@ -89,6 +89,10 @@ type Factory struct {
 	cfg   Config
 	// readAhead bounds the read-ahead memory of every managed ledger opened here.
 	readAhead *readAheadPool
+	// offloadedReader opens the reader of a ledger whose offload completed (see
+	// openEntryReader); nil: such ledgers are read from their bookies. Tiered storage
+	// sets it; today only tests do.
+	offloadedReader func(context.Context, LedgerInfo) (entryReader, error)
 }
 
 // NewFactory returns a Factory; cfg is the default for every managed ledger it opens.
@@ -144,6 +148,8 @@ type ManagedLedger struct {
 	lc    *ledger.Client
 	cfg   Config
 	log   *slog.Logger
+	// offloadedReader: the Factory's (openEntryReader).
+	offloadedReader func(context.Context, LedgerInfo) (entryReader, error)
 
 	// cursorMu serialises creating and deleting durable cursors.
 	cursorMu sync.Mutex
@@ -184,8 +190,9 @@ type ManagedLedger struct {
 	// newEntries is closed (and replaced) whenever lastConfirmed advances.
 	newEntries chan struct{}
 	cache      *entryCache
-	readers    map[int64]*ledger.Reader
-	cursors    map[string]*Cursor
+	// readers caches the entry reader of each ledger in the list (entryreader.go).
+	readers map[int64]entryReader
+	cursors map[string]*Cursor
 	// ra is the read-ahead of catch-up readers (readahead.go).
 	ra readAheads
 	// layoutGen counts changes of the ledger list or its entry counts; cursors re-read
@@ -229,17 +236,18 @@ func (f *Factory) OpenWith(ctx context.Context, name string, p Policies) (*Manag
 	ml := &ManagedLedger{
 		name: name, key: f.store.Keys.Under("managed-ledgers", name),
 		store: f.store, lc: f.lc, cfg: f.cfg, log: f.cfg.Logger.With("topic", name),
-		newEntries:  make(chan struct{}),
-		readySig:    make(chan struct{}, 1),
-		cache:       newEntryCache(f.cfg.CacheBytes),
-		readers:     map[int64]*ledger.Reader{},
-		ra:          newReadAheads(f.readAhead),
-		cursors:     map[string]*Cursor{},
-		stop:        make(chan struct{}),
-		flushDone:   make(chan struct{}),
-		delivered:   make(chan struct{}),
-		retention:   p.Retention,
-		persistence: p.Persistence,
+		newEntries:      make(chan struct{}),
+		readySig:        make(chan struct{}, 1),
+		cache:           newEntryCache(f.cfg.CacheBytes),
+		readers:         map[int64]entryReader{},
+		offloadedReader: f.offloadedReader,
+		ra:              newReadAheads(f.readAhead),
+		cursors:         map[string]*Cursor{},
+		stop:            make(chan struct{}),
+		flushDone:       make(chan struct{}),
+		delivered:       make(chan struct{}),
+		retention:       p.Retention,
+		persistence:     p.Persistence,
 	}
 	if err := ml.open(ctx); err != nil {
 		return nil, err

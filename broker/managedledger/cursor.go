@@ -194,7 +194,7 @@ func (ml *ManagedLedger) OpenCursor(ctx context.Context, name string, initial In
 		ml.mu.Unlock()
 		return c, false, nil
 	}
-	refused := ml.state == stateClosed || ml.state == stateFenced
+	refused := ml.add.state == stateClosed || ml.add.state == stateFenced
 	ml.mu.Unlock()
 	if refused {
 		return nil, false, ml.stateErr()
@@ -256,7 +256,7 @@ func (ml *ManagedLedger) adoptCursor(ctx context.Context, name string) (*Cursor,
 func (ml *ManagedLedger) stateErr() error {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
-	if ml.state == stateFenced {
+	if ml.add.state == stateFenced {
 		return ErrFenced
 	}
 	return ErrClosed

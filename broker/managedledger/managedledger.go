@@ -107,29 +107,6 @@ type Entry struct {
 	Data []byte
 }
 
-type mlState int
-
-const (
-	stateOpen    mlState = iota // a writer is ready
-	stateRolling                // a new ledger is being created; adds queue
-	stateFenced                 // a newer owner exists
-	stateClosed
-)
-
-// addOp is one append in flight. Ops complete (their callbacks run) in the order they
-// were made.
-type addOp struct {
-	data []byte
-	cb   func(Position, error)
-	// barrier marks an op that is not an entry: it is delivered in order and changes
-	// nothing (Terminate waits on one for every earlier add).
-	barrier bool
-	// set on completion:
-	done bool
-	pos  Position
-	err  error
-}
-
 // ManagedLedger is one topic's log. It is safe for concurrent use.
 //
 // Adds are pipelined: AsyncAdd hands the entry to the current ledger writer at once,
@@ -161,17 +138,13 @@ type ManagedLedger struct {
 	submitMu sync.Mutex
 
 	mu      sync.Mutex
-	state   mlState
 	info    *Info
 	infoRev int64
-	writer  *ledger.Writer
-	// Invariant: curCreated is when the current ledger was created (age-based rollover).
-	curCreated time.Time
-	// Invariant: pending holds every op not yet handed to deliverLoop, in submission
-	// order; queued holds the tail of it that waits for the next ledger while rolling
-	// over. Ops of a ledger all precede ops of later ledgers in pending.
-	pending []*addOp
-	queued  []*addOp
+	// add decides the add path: the state (open, rolling, fenced, closed), where each
+	// add goes, when to roll over, the order of completions (addsm.go).
+	add *addSM
+	// Invariant: writer is the current ledger's writer, the ledger add.ledger names.
+	writer *ledger.Writer
 	// ready holds completed ops, in order, whose callbacks deliverLoop has not run yet;
 	// readySig (capacity 1) wakes it.
 	ready    []*addOp
@@ -179,10 +152,6 @@ type ManagedLedger struct {
 	// deliverExited: deliverLoop has returned (closed and drained); callbacks of ops
 	// refused after that run on the caller's goroutine.
 	deliverExited bool
-	// writerBroken: the current writer failed; the next add rolls over.
-	writerBroken bool
-	// terminated: adds are refused with ErrTerminated (also set from the record).
-	terminated bool
 	// Invariant: lastConfirmed is the last entry added successfully (or (curLedger, -1)).
 	// Every entry ≤ lastConfirmed was acknowledged, and the entry counts in info only
 	// cover entries ≤ lastConfirmed, except for ledgers closed with their final count.
@@ -307,8 +276,9 @@ func (ml *ManagedLedger) open(ctx context.Context) error {
 	for _, id := range empty {
 		ml.deleteLedgerBackground(id)
 	}
-	ml.info, ml.infoRev, ml.writer, ml.curCreated = info, newRev, w, created
-	ml.terminated = info.Terminated
+	ml.info, ml.infoRev, ml.writer = info, newRev, w
+	ml.add = newAddSM(addConfig{MaxEntries: ml.cfg.MaxEntriesPerLedger, MaxSize: ml.cfg.MaxSizePerLedger, MaxAge: ml.cfg.MaxLedgerAge},
+		w.ID(), created, info.Terminated)
 	ml.lastConfirmed = Position{Ledger: w.ID(), Entry: -1}
 	for i := len(info.Ledgers) - 2; i >= 0; i-- {
 		if li := info.Ledgers[i]; li.Entries > 0 {
@@ -423,5 +393,5 @@ func (ml *ManagedLedger) Info() Info {
 func (ml *ManagedLedger) Fenced() bool {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
-	return ml.state == stateFenced
+	return ml.add.state == stateFenced
 }

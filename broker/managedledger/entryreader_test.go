@@ -64,7 +64,7 @@ func TestEntryReaderSelection(t *testing.T) {
 	data, pos := a.acked(true)
 	waitTasks(ml)
 	ls := ml.Info().Ledgers
-	if len(ls) < 4 {
+	if len(ls) < 3 {
 		t.Fatalf("35 adds made %d ledgers", len(ls))
 	}
 	offloaded, begun := ls[0].ID, ls[1].ID

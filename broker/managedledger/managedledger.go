@@ -111,13 +111,12 @@ type Entry struct {
 //
 // Adds are pipelined: AsyncAdd hands the entry to the current ledger writer at once,
 // and completions come back on the writers' goroutines (two writers during a
-// rollover). Completions are put back in call order through pending, and one
+// rollover). Completions are put back in call order by the add state machine, and one
 // goroutine (deliverLoop) runs the callbacks, so they run strictly in AsyncAdd order
 // and never under one of our locks or on a caller's stack.
 //
-// Locks, in the order they nest: cursorMu, then a Cursor's persistMu (both held across
-// etcd/bookie I/O on purpose: they only serialise the persistence of cursors), then
-// metaMu, submitMu, mu; a Cursor's mu nests outside ml.mu. mu is never held across I/O.
+// Locks nest in the order the package documentation gives (doc.go, "Locks"):
+// cursorMu → Cursor.persistMu → metaMu → submitMu → mu; mu and Cursor.mu are leaves.
 type ManagedLedger struct {
 	name  string
 	key   string

@@ -34,7 +34,7 @@ func (ml *ManagedLedger) AsyncAdd(data []byte, cb func(Position, error)) {
 // deliverLoop has exited, after Close), after every lock is released.
 type addOutcome struct {
 	writer *ledger.Writer
-	ops    []*addOp
+	submit []addSubmit
 	inline []*addOp
 }
 
@@ -57,10 +57,7 @@ func (ml *ManagedLedger) applyLocked() addOutcome {
 	if len(rd.Submit) > 0 {
 		// Every submission of one Ready goes to the current ledger: the state machine
 		// asks for them right after an add, or right after RolledOver installed it.
-		out.writer = ml.writer
-		for _, s := range rd.Submit {
-			out.ops = append(out.ops, s.Op)
-		}
+		out.writer, out.submit = ml.writer, rd.Submit
 	}
 	out.inline = ml.deliverLocked(rd.Deliver)
 	return out
@@ -69,8 +66,8 @@ func (ml *ManagedLedger) applyLocked() addOutcome {
 // submit hands out's ops to its writer. Callers hold submitMu, not ml.mu: a writer may
 // call back at once, and the callback takes ml.mu.
 func (ml *ManagedLedger) submit(out addOutcome) {
-	for _, op := range out.ops {
-		lid := out.writer.ID()
+	for _, s := range out.submit {
+		op, lid := s.Op, out.writer.ID()
 		out.writer.AppendAsync(op.data, func(eid int64, err error) {
 			ml.complete(op, Position{Ledger: lid, Entry: eid}, err)
 		})

@@ -3,6 +3,7 @@ package managedledger
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/datadriven"
 	"github.com/strata-io/strata/bookie/ledger"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // The add state machine is tested by scripted traces (testdata/add/*.txt), like the
@@ -252,4 +254,198 @@ func traceInt(t *testing.T, d *datadriven.TestData, key string, def int64) int64
 		t.Fatalf("%s: bad %s=%q", d.Pos, key, s)
 	}
 	return n
+}
+
+// TestAddSMRandom drives the add state machine the way add.go does — writers that
+// acknowledge in entry order, fail, or get fenced by a recoverer; rollovers that succeed
+// or fail; fenced ledgers settled once every add to them called back — with random
+// interleavings, and checks what the traces show case by case: every add is delivered
+// exactly once, in the order the adds were made; successful adds have strictly
+// increasing positions; at most one rollover is asked for at a time.
+func TestAddSMRandom(t *testing.T) {
+	rng := testenv.Rand(t)
+	for range 200 {
+		runAddSMRandom(t, rng, 300)
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+type simLedger struct {
+	id       int64
+	inflight []*addOp // submitted, not called back yet, in order
+	next     int64    // the next entry id
+	fenced   bool     // fenced by a recoverer: every add in flight fails with ErrFenced
+	last     int64    // when fenced, the recovered ledger's last entry
+	broken   bool     // the writer failed: every add in flight fails
+	closing  bool     // rolled over away from; settled once nothing is in flight
+}
+
+func runAddSMRandom(t *testing.T, rng *rand.Rand, steps int) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cfg := addConfig{MaxEntries: int64(1 + rng.IntN(8)), MaxSize: int64(20 + rng.IntN(100)), MaxAge: time.Minute}
+	ledgers := map[int64]*simLedger{1: {id: 1}}
+	nextLedger := int64(2)
+	sm := newAddSM(cfg, 1, now, false)
+	var (
+		ops       []*addOp
+		seq       = map[*addOp]int{}
+		delivered = 0
+		lastPos   = Position{Ledger: -1, Entry: -1}
+		roll      *addRoll
+		closed    bool
+	)
+	apply := func() {
+		rd := sm.Ready()
+		for _, s := range rd.Submit {
+			l := ledgers[s.Ledger]
+			if l == nil {
+				t.Fatalf("submit to unknown ledger %d", s.Ledger)
+			}
+			l.inflight = append(l.inflight, s.Op)
+		}
+		if rd.Roll != nil {
+			if roll != nil {
+				t.Fatalf("rollover from %d asked for while one from %d is under way", rd.Roll.Old, roll.Old)
+			}
+			roll = rd.Roll
+		}
+		for _, op := range rd.Deliver {
+			if got := seq[op]; got != delivered {
+				t.Fatalf("delivered #%d, want #%d", got, delivered)
+			}
+			delivered++
+			if op.err == nil && !op.barrier {
+				if !lastPos.Less(op.pos) {
+					t.Fatalf("#%d succeeded at %v, not after %v", seq[op], op.pos, lastPos)
+				}
+				lastPos = op.pos
+			}
+		}
+	}
+	// callBack completes the oldest add in flight on l, as its writer would.
+	callBack := func(l *simLedger) {
+		op := l.inflight[0]
+		l.inflight = l.inflight[1:]
+		switch {
+		case l.fenced:
+			sm.Written(op, Position{Ledger: l.id, Entry: l.next}, ledger.ErrFenced)
+			l.next++
+		case l.broken:
+			sm.Written(op, Position{Ledger: l.id, Entry: -1}, errTraceIO)
+		default:
+			sm.Written(op, Position{Ledger: l.id, Entry: l.next}, nil)
+			l.next++
+		}
+	}
+	// answerRoll answers the rollover asked for, if it can be answered now.
+	answerRoll := func(fail bool) {
+		old, fenced := ledgers[roll.Old], roll.Fenced
+		if fenced {
+			if len(old.inflight) > 0 {
+				return // the driver waits for every add to the fenced writer first
+			}
+			sm.SettleFenced(old.id, old.last, nil, true)
+		}
+		roll = nil
+		if fail {
+			sm.RolloverFailed(errTraceIO, false)
+			return
+		}
+		id := nextLedger
+		nextLedger++
+		ledgers[id] = &simLedger{id: id}
+		// A fenced old ledger was settled above; any other is closed in the background,
+		// which settles its adds if it turns out fenced.
+		old.closing = !fenced
+		sm.RolledOver(id, now)
+	}
+	settleClosed := func() {
+		for _, l := range ledgers {
+			if l.closing && len(l.inflight) == 0 {
+				l.closing = false
+				if l.fenced {
+					sm.SettleFenced(l.id, l.last, nil, false)
+				}
+			}
+		}
+	}
+	pick := func() *simLedger {
+		var busy []*simLedger
+		for id := int64(1); id < nextLedger; id++ {
+			if l := ledgers[id]; len(l.inflight) > 0 {
+				busy = append(busy, l)
+			}
+		}
+		if len(busy) == 0 {
+			return nil
+		}
+		return busy[rng.IntN(len(busy))]
+	}
+	for range steps {
+		switch r := rng.IntN(100); {
+		case r < 40:
+			op := &addOp{data: make([]byte, 1+rng.IntN(20))}
+			seq[op] = len(ops)
+			ops = append(ops, op)
+			sm.Add(op, now)
+		case r < 75:
+			if l := pick(); l != nil {
+				callBack(l)
+			}
+		case r < 80:
+			now = now.Add(time.Duration(rng.IntN(40)) * time.Second)
+		case r < 83:
+			if l := ledgers[sm.ledger]; !l.fenced && !l.broken {
+				l.broken = true
+			}
+		case r < 86:
+			if l := ledgers[sm.ledger]; !l.fenced && !l.broken {
+				// A recoverer fences it; it may find some adds in flight durable.
+				l.fenced, l.last = true, l.next-1+int64(rng.IntN(len(l.inflight)+1))
+			}
+		case r < 97:
+			if roll != nil {
+				answerRoll(rng.IntN(8) == 0)
+			}
+		case r < 98:
+			if !closed {
+				closed = true
+				sm.Close()
+			}
+		default:
+			b := &addOp{}
+			seq[b] = len(ops)
+			if sm.Terminate(b) == nil {
+				ops = append(ops, b)
+			}
+		}
+		settleClosed()
+		apply()
+	}
+	// Close, then let every writer, rollover and recovery finish.
+	sm.Close()
+	apply()
+	for range 10000 {
+		if l := pick(); l != nil {
+			callBack(l)
+		} else if roll != nil {
+			answerRoll(false)
+		}
+		settleClosed()
+		apply()
+		if delivered == len(ops) {
+			break
+		}
+	}
+	if delivered != len(ops) || !sm.Drained() {
+		var b strings.Builder
+		h := &addHarness{sm: sm, seq: seq}
+		h.printState(&b)
+		for id := int64(1); id < nextLedger; id++ {
+			fmt.Fprintf(&b, "L%d: %+v\n", id, *ledgers[id])
+		}
+		t.Fatalf("%d of %d adds delivered (roll %+v):\n%s", delivered, len(ops), roll, b.String())
+	}
 }

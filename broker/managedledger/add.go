@@ -11,6 +11,14 @@ import (
 	"github.com/strata-io/strata/metadata"
 )
 
+// This file drives the add state machine (addsm.go), which decides; the driver does
+// the I/O. Every input is fed to ml.add under ml.mu, and applyLocked carries out what
+// it returns: a rollover task to start, delivered adds to make part of the log and
+// hand to deliverLoop, and submissions the caller hands to the writer after releasing
+// ml.mu but still holding submitMu. The rollover and recovery tasks (rollover,
+// rolloverFenced, closeOldLedger, resolveFenced) report back through RolledOver,
+// RolloverFailed and SettleFenced.
+
 // AsyncAdd appends data and calls cb with its position once it is durable (or with the
 // error). Callbacks run in the order of AsyncAdd calls — whatever the outcome, across
 // rollovers — on an internal goroutine; they must not block for long and must not call

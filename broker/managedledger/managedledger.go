@@ -133,9 +133,10 @@ type ManagedLedger struct {
 	// held across etcd round trips by design; nothing on the add path takes it.
 	metaMu sync.Mutex
 	// submitMu serialises handing ops to the ledger writer, so that entry ids follow the
-	// order of the pending queue. It is never taken from a completion callback.
+	// order of the adds. It is never taken from a completion callback.
 	submitMu sync.Mutex
 
+	// mu guards the fields below (but the channels and wait groups at the end).
 	mu      sync.Mutex
 	info    *Info
 	infoRev int64

@@ -136,7 +136,7 @@ type ManagedLedger struct {
 	// order of the adds. It is never taken from a completion callback.
 	submitMu sync.Mutex
 
-	// mu guards the fields below (but the channels and wait groups at the end).
+	// mu guards the fields from here to persistence (ra: see readAheads).
 	mu      sync.Mutex
 	info    *Info
 	infoRev int64

@@ -11,8 +11,13 @@ import (
 	"github.com/strata-io/strata/metadata"
 )
 
-// errBarrier is the outcome of a barrier op (never seen by callers).
-var errBarrier = errors.New("managedledger: barrier")
+// This file drives the add state machine (addsm.go), which decides; the driver does
+// the I/O. Every input is fed to ml.add under ml.mu, and applyLocked carries out what
+// it returns: a rollover task to start, delivered adds to make part of the log and
+// hand to deliverLoop, and submissions the caller hands to the writer after releasing
+// ml.mu but still holding submitMu. The rollover and recovery tasks (rollover,
+// rolloverFenced, closeOldLedger, resolveFenced) report back through RolledOver,
+// RolloverFailed and SettleFenced.
 
 // AsyncAdd appends data and calls cb with its position once it is durable (or with the
 // error). Callbacks run in the order of AsyncAdd calls — whatever the outcome, across
@@ -23,117 +28,148 @@ func (ml *ManagedLedger) AsyncAdd(data []byte, cb func(Position, error)) {
 	op := &addOp{data: data, cb: cb}
 	ml.submitMu.Lock()
 	ml.mu.Lock()
-	if err := ml.refusalLocked(); err != nil {
-		// Delivered after every earlier add's callback, like any other outcome.
-		op.done, op.err = true, err
-		ml.pending = append(ml.pending, op)
-		inline := ml.advanceLocked()
-		ml.mu.Unlock()
-		ml.submitMu.Unlock()
-		runCallbacks(inline)
-		return
-	}
-	ml.pending = append(ml.pending, op)
-	if ml.state == stateRolling {
-		ml.queued = append(ml.queued, op)
-		ml.mu.Unlock()
-		ml.submitMu.Unlock()
-		return
-	}
-	if ml.writerBroken || ml.currentLedgerFullLocked() {
-		ml.state = stateRolling
-		ml.queued = append(ml.queued, op)
+	ml.add.Add(op, ml.cfg.Now())
+	out := ml.applyLocked()
+	ml.mu.Unlock()
+	ml.submit(out)
+	ml.submitMu.Unlock()
+	runCallbacks(out.inline)
+}
+
+// addOutcome is what remains of the add state machine's Ready once ml.mu is released:
+// ops to hand to writer (while the caller still holds submitMu, so that entry ids
+// follow the order of the adds), then callbacks to run on the caller's goroutine (once
+// deliverLoop has exited, after Close), after every lock is released.
+type addOutcome struct {
+	writer *ledger.Writer
+	submit []addSubmit
+	inline []*addOp
+}
+
+// applyLocked carries out the add state machine's Ready as far as it can under ml.mu:
+// it starts the rollover asked for, makes the delivered successful adds part of the
+// log and hands the delivered ops to deliverLoop. The rest is returned.
+func (ml *ManagedLedger) applyLocked() addOutcome {
+	rd := ml.add.Ready()
+	var out addOutcome
+	if r := rd.Roll; r != nil {
 		old := ml.writer
 		ml.rollWG.Add(1)
 		ml.tasks.Add(1)
-		ml.mu.Unlock()
-		ml.submitMu.Unlock()
-		go ml.rollover(old)
-		return
+		if r.Fenced {
+			go ml.rolloverFenced(old)
+		} else {
+			go ml.rollover(old)
+		}
 	}
-	w := ml.writer
-	ml.mu.Unlock()
-	ml.submit(w, op)
-	ml.submitMu.Unlock()
+	if len(rd.Submit) > 0 {
+		// Every submission of one Ready goes to the current ledger: the state machine
+		// asks for them right after an add, or right after RolledOver installed it.
+		out.writer, out.submit = ml.writer, rd.Submit
+	}
+	out.inline = ml.deliverLocked(rd.Deliver)
+	return out
 }
 
-// refusalLocked is the error an add gets now without being written, or nil.
-func (ml *ManagedLedger) refusalLocked() error {
-	switch {
-	case ml.state == stateFenced:
-		return ErrFenced
-	case ml.state == stateClosed:
-		return ErrClosed
-	case ml.terminated:
-		return ErrTerminated
+// submit hands out's ops to its writer. Callers hold submitMu, not ml.mu: a writer may
+// call back at once, and the callback takes ml.mu.
+func (ml *ManagedLedger) submit(out addOutcome) {
+	for _, s := range out.submit {
+		op, lid := s.Op, out.writer.ID()
+		out.writer.AppendAsync(op.data, func(eid int64, err error) {
+			ml.complete(op, Position{Ledger: lid, Entry: eid}, err)
+		})
+	}
+}
+
+// complete feeds a writer's outcome of op to the add state machine.
+func (ml *ManagedLedger) complete(op *addOp, pos Position, err error) {
+	ml.mu.Lock()
+	ml.add.Written(op, pos, err)
+	out := ml.applyLocked()
+	ml.mu.Unlock()
+	runCallbacks(out.inline)
+}
+
+// deliverLocked makes each successful op of done — completed ops, in the order the
+// adds were made — part of the log (its ledger's count, the cache, lastConfirmed) only
+// now, so what readers and cursors see never runs ahead of the order of
+// acknowledgements. The ops go to deliverLoop; once that has exited (after Close) they
+// are returned for the caller to run, after it releases its locks.
+func (ml *ManagedLedger) deliverLocked(done []*addOp) (inline []*addOp) {
+	if len(done) == 0 {
+		return nil
+	}
+	advanced := false
+	for _, h := range done {
+		if h.err != nil || h.barrier {
+			continue
+		}
+		ml.cache.put(h.pos, h.data)
+		if li := ml.ledgerLocked(h.pos.Ledger); li != nil && !li.Closed {
+			// A closed ledger's count and size are final already (from its metadata).
+			li.Entries = max(li.Entries, h.pos.Entry+1)
+			li.Size += int64(len(h.data))
+		}
+		if ml.lastConfirmed.Less(h.pos) {
+			ml.lastConfirmed = h.pos
+			advanced = true
+		}
+	}
+	if advanced {
+		ml.layoutGen++
+		close(ml.newEntries)
+		ml.newEntries = make(chan struct{})
+	}
+	if ml.deliverExited {
+		return done
+	}
+	ml.ready = append(ml.ready, done...)
+	select {
+	case ml.readySig <- struct{}{}:
+	default:
 	}
 	return nil
 }
 
-// submit hands op to w. Callers hold submitMu.
-func (ml *ManagedLedger) submit(w *ledger.Writer, op *addOp) {
-	lid := w.ID()
-	w.AppendAsync(op.data, func(eid int64, err error) {
-		ml.complete(op, Position{Ledger: lid, Entry: eid}, err)
-	})
-}
-
-func (ml *ManagedLedger) currentLedgerFullLocked() bool {
-	cur := ml.info.Ledgers[len(ml.info.Ledgers)-1]
-	return cur.Entries >= ml.cfg.MaxEntriesPerLedger ||
-		cur.Size >= ml.cfg.MaxSizePerLedger ||
-		(cur.Entries > 0 && time.Since(ml.curCreated) >= ml.cfg.MaxLedgerAge)
-}
-
-// complete records op's outcome (called by a ledger writer, or by a failed rollover)
-// and moves every op at the head of the queue that is now complete to deliverLoop.
-//
-// An add that failed with ledger.ErrFenced is not complete yet: its ledger was fenced
-// — by a new owner of the topic, or by the auto-recovery worker closing the ledger to
-// re-replicate a lost bookie's fragment — and whether the entry is in the ledger is
-// decided by the recovered ledger's last entry. The op waits (errAwaitingRecovery) until
-// resolveFenced settles every such op of that ledger; a fenced current writer starts a
-// rollover at once, whose closing of the old ledger does that.
-func (ml *ManagedLedger) complete(op *addOp, pos Position, err error) {
-	ml.mu.Lock()
-	op.done, op.pos, op.err = true, pos, err
-	if err != nil {
-		op.pos = Position{}
-		switch {
-		case errors.Is(err, ledger.ErrFenced) && (ml.state == stateOpen || ml.state == stateRolling):
-			op.done, op.pos, op.err = false, pos, errAwaitingRecovery
-			if pos.Ledger == ml.writerIDLocked() && ml.state == stateOpen {
-				ml.state = stateRolling
-				old := ml.writer
-				ml.rollWG.Add(1)
-				ml.tasks.Add(1)
-				go ml.rolloverFenced(old)
-			}
-			// Otherwise a rollover away from this ledger is under way (or failed and the
-			// next add retries it): closing the old ledger settles the op.
-		case errors.Is(err, ledger.ErrFenced):
-			if ml.state != stateClosed {
-				ml.state = stateFenced
-			}
-			op.err = fmt.Errorf("%w: %w", ErrFenced, err)
-		case pos.Ledger == ml.writerIDLocked():
-			ml.writerBroken = true // the next add moves to a new ledger
-		}
+// ledgerLocked returns the live record entry of ledger id, or nil.
+func (ml *ManagedLedger) ledgerLocked(id int64) *LedgerInfo {
+	ls := ml.info.Ledgers
+	i := sort.Search(len(ls), func(i int) bool { return ls[i].ID >= id })
+	if i < len(ls) && ls[i].ID == id {
+		return &ls[i]
 	}
-	inline := ml.advanceLocked()
-	ml.mu.Unlock()
-	runCallbacks(inline)
+	return nil
 }
 
-// errAwaitingRecovery marks an op (not done) whose add failed because its ledger was
-// fenced, until resolveFenced settles it. Never seen by callers.
-var errAwaitingRecovery = errors.New("managedledger: add awaiting the fenced ledger's recovery")
+func runCallbacks(ops []*addOp) {
+	for _, op := range ops {
+		op.data = nil
+		op.cb(op.pos, op.err)
+	}
+}
 
-// ErrLedgerFenced: the add was not written. Its ledger was fenced and closed by a
-// recoverer other than a new owner — the auto-recovery worker re-replicating a lost
-// bookie's fragment — before the entry was durable; this broker still owns the topic
-// and has moved on to a new ledger, so the add can simply be sent again.
-var ErrLedgerFenced = errors.New("managedledger: ledger fenced by recovery before the add was durable; send it again")
+// deliverLoop runs the callbacks of completed adds, in order, one at a time. It returns
+// once the managed ledger is closed and every add made before has been delivered.
+func (ml *ManagedLedger) deliverLoop() {
+	defer close(ml.delivered)
+	for {
+		ml.mu.Lock()
+		batch := ml.ready
+		ml.ready = nil
+		if len(batch) == 0 && ml.add.Drained() {
+			ml.deliverExited = true
+			ml.mu.Unlock()
+			return
+		}
+		ml.mu.Unlock()
+		if len(batch) == 0 {
+			<-ml.readySig
+			continue
+		}
+		runCallbacks(batch)
+	}
+}
 
 // resolveFenced settles the adds of ledger lid that wait on its recovery. Called once
 // every add made to the ledger's writer has called back (after Writer.Close returned).
@@ -190,132 +226,18 @@ func (ml *ManagedLedger) tryResolveFenced(ctx context.Context, lid int64, requeu
 	return md, nil
 }
 
-// settleFenced completes the ops of ledger lid (every ledger when lid < 0) waiting on
-// its recovery: with fail when set, else by md's LastEntry. With requeue, ops that are
-// in no ledger — never sent (no entry id), or past LastEntry — are put back in front of
-// the queued ops instead of failing (a failure with fail, an unknown outcome, still
-// fails the ops that have an entry id: they may be in the ledger).
+// settleFenced feeds the outcome of a fenced ledger's recovery to the add state
+// machine (addSM.SettleFenced): md's last entry, or fail.
 func (ml *ManagedLedger) settleFenced(lid int64, md *ledger.Metadata, fail error, requeue bool) {
+	var last int64
+	if md != nil {
+		last = md.LastEntry
+	}
 	ml.mu.Lock()
-	var again []*addOp
-	for _, op := range ml.pending {
-		if op.done || op.err != errAwaitingRecovery || (lid >= 0 && op.pos.Ledger != lid) {
-			continue
-		}
-		inLedger := fail == nil && op.pos.Entry >= 0 && op.pos.Entry <= md.LastEntry
-		inNone := op.pos.Entry < 0 || (fail == nil && op.pos.Entry > md.LastEntry)
-		switch {
-		case inLedger:
-			op.done, op.err = true, nil // in the recovered ledger: durable, at its position
-		case requeue && inNone:
-			op.pos, op.err = Position{}, nil
-			again = append(again, op)
-		case fail != nil:
-			op.done, op.pos, op.err = true, Position{}, fail
-		default:
-			op.done, op.pos = true, Position{}
-			op.err = fmt.Errorf("%w: ledger %d closed at entry %d", ErrLedgerFenced, lid, md.LastEntry)
-		}
-	}
-	if len(again) > 0 {
-		// In pending order, and ahead of every queued op: those were all made after.
-		ml.queued = append(again, ml.queued...)
-	}
-	inline := ml.advanceLocked()
+	ml.add.SettleFenced(lid, last, fail, requeue)
+	out := ml.applyLocked()
 	ml.mu.Unlock()
-	runCallbacks(inline)
-}
-
-// advanceLocked takes the completed ops off the head of pending, in order: each
-// successful one becomes part of the log (its ledger's count, the cache,
-// lastConfirmed) only now, so what readers and cursors see never runs ahead of the
-// order of acknowledgements. The ops go to deliverLoop; once that has exited (after
-// Close) they are returned for the caller to run, after it releases its locks.
-func (ml *ManagedLedger) advanceLocked() (inline []*addOp) {
-	var ready []*addOp
-	advanced := false
-	for len(ml.pending) > 0 && ml.pending[0].done {
-		h := ml.pending[0]
-		ml.pending[0] = nil
-		ml.pending = ml.pending[1:]
-		ready = append(ready, h)
-		if h.err != nil || h.barrier {
-			continue
-		}
-		ml.cache.put(h.pos, h.data)
-		if li := ml.ledgerLocked(h.pos.Ledger); li != nil && !li.Closed {
-			// A closed ledger's count and size are final already (from its metadata).
-			li.Entries = max(li.Entries, h.pos.Entry+1)
-			li.Size += int64(len(h.data))
-		}
-		if ml.lastConfirmed.Less(h.pos) {
-			ml.lastConfirmed = h.pos
-			advanced = true
-		}
-	}
-	if advanced {
-		ml.layoutGen++
-		close(ml.newEntries)
-		ml.newEntries = make(chan struct{})
-	}
-	if len(ready) == 0 {
-		return nil
-	}
-	if ml.deliverExited {
-		return ready
-	}
-	ml.ready = append(ml.ready, ready...)
-	select {
-	case ml.readySig <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-// ledgerLocked returns the live record entry of ledger id, or nil.
-func (ml *ManagedLedger) ledgerLocked(id int64) *LedgerInfo {
-	ls := ml.info.Ledgers
-	i := sort.Search(len(ls), func(i int) bool { return ls[i].ID >= id })
-	if i < len(ls) && ls[i].ID == id {
-		return &ls[i]
-	}
-	return nil
-}
-
-func runCallbacks(ops []*addOp) {
-	for _, op := range ops {
-		op.data = nil
-		op.cb(op.pos, op.err)
-	}
-}
-
-// deliverLoop runs the callbacks of completed adds, in order, one at a time. It returns
-// once the managed ledger is closed and every add made before has been delivered.
-func (ml *ManagedLedger) deliverLoop() {
-	defer close(ml.delivered)
-	for {
-		ml.mu.Lock()
-		batch := ml.ready
-		ml.ready = nil
-		if len(batch) == 0 && ml.state == stateClosed && len(ml.pending) == 0 {
-			ml.deliverExited = true
-			ml.mu.Unlock()
-			return
-		}
-		ml.mu.Unlock()
-		if len(batch) == 0 {
-			<-ml.readySig
-			continue
-		}
-		runCallbacks(batch)
-	}
-}
-
-func (ml *ManagedLedger) writerIDLocked() int64 {
-	if ml.writer == nil {
-		return -1
-	}
-	return ml.writer.ID()
+	runCallbacks(out.inline)
 }
 
 // rollover creates the next ledger, appends it to the record, hands it the queued ops,
@@ -394,7 +316,8 @@ func (ml *ManagedLedger) switchLedger(ctx context.Context, old *ledger.Writer) e
 	next := ml.info.clone()
 	rev := ml.infoRev
 	ml.mu.Unlock()
-	next.Ledgers = append(next.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: time.Now().UnixMilli()})
+	created := ml.cfg.Now()
+	next.Ledgers = append(next.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: created.UnixMilli()})
 	data, err := next.marshal()
 	if err != nil {
 		ml.metaMu.Unlock()
@@ -416,20 +339,16 @@ func (ml *ManagedLedger) switchLedger(ctx context.Context, old *ledger.Writer) e
 	ml.info.Ledgers = append(ml.info.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: next.Ledgers[len(next.Ledgers)-1].CreatedMillis})
 	ml.infoRev = newRev
 	ml.layoutGen++
-	ml.writer, ml.curCreated, ml.writerBroken = w, time.Now(), false
-	queued := ml.queued
-	ml.queued = nil
-	if ml.state == stateRolling {
-		ml.state = stateOpen
-	}
+	ml.writer = w
 	// Closed meanwhile: the queued adds were accepted before Close, so they are
 	// written; Close waits for this rollover and then closes the new ledger.
+	ml.add.RolledOver(w.ID(), created)
+	out := ml.applyLocked()
 	ml.mu.Unlock()
 	ml.metaMu.Unlock()
-	for _, op := range queued {
-		ml.submit(w, op)
-	}
+	ml.submit(out)
 	ml.submitMu.Unlock()
+	runCallbacks(out.inline)
 	if old != nil {
 		ml.tasks.Add(1)
 		go ml.closeOldLedger(old)
@@ -480,33 +399,20 @@ func (ml *ManagedLedger) markClosed(ctx context.Context, md *ledger.Metadata) er
 	})
 }
 
+// failQueued tells the add state machine that the rollover failed
+// (addSM.RolloverFailed): the queued adds fail with err.
 func (ml *ManagedLedger) failQueued(err error, fenced bool) {
 	ml.mu.Lock()
-	queued := ml.queued
-	ml.queued = nil
-	if fenced && ml.state != stateClosed {
-		ml.state = stateFenced
-	} else if ml.state == stateRolling {
-		ml.state = stateOpen
-		ml.writerBroken = true
-	}
+	ml.add.RolloverFailed(err, fenced)
+	out := ml.applyLocked()
 	ml.mu.Unlock()
-	// Adds waiting on a fenced ledger's recovery would wait for the next successful
-	// rollover to settle them; fail them now instead (with a new owner, ErrFenced; else
-	// they may or may not be in that ledger — resending one may duplicate it, never lose
-	// it).
-	ml.settleFenced(-1, nil, err, false)
-	for _, op := range queued {
-		ml.complete(op, Position{}, err)
-	}
+	runCallbacks(out.inline)
 }
 
 // setFenced turns the managed ledger Fenced (unless it was closed meanwhile).
 func (ml *ManagedLedger) setFenced() {
 	ml.mu.Lock()
-	if ml.state != stateClosed {
-		ml.state = stateFenced
-	}
+	ml.add.SetFenced()
 	ml.mu.Unlock()
 }
 
@@ -545,22 +451,20 @@ func (ml *ManagedLedger) updateRecord(ctx context.Context, change func(*Info)) e
 // fail with ErrTerminated, and the record is marked terminated, so later owners refuse
 // adds too. It returns the position of the last entry (Pulsar's terminate).
 func (ml *ManagedLedger) Terminate(ctx context.Context) (Position, error) {
+	// A barrier behind every earlier add: once it is delivered, they all completed.
+	drained := make(chan struct{})
+	barrier := &addOp{cb: func(Position, error) { close(drained) }}
 	ml.submitMu.Lock()
 	ml.mu.Lock()
-	if err := ml.refusalLocked(); err != nil && !errors.Is(err, ErrTerminated) {
+	if err := ml.add.Terminate(barrier); err != nil {
 		ml.mu.Unlock()
 		ml.submitMu.Unlock()
 		return Position{}, err
 	}
-	ml.terminated = true
-	// A barrier behind every earlier add: once it is delivered, they all completed.
-	drained := make(chan struct{})
-	ml.pending = append(ml.pending, &addOp{barrier: true, done: true, err: errBarrier,
-		cb: func(Position, error) { close(drained) }})
-	inline := ml.advanceLocked()
+	out := ml.applyLocked()
 	ml.mu.Unlock()
 	ml.submitMu.Unlock()
-	runCallbacks(inline)
+	runCallbacks(out.inline)
 	select {
 	case <-drained:
 	case <-ctx.Done():

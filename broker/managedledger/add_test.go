@@ -3,10 +3,13 @@ package managedledger
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestAddOrderAndRead: adds from several goroutines complete in call order at strictly
@@ -24,7 +27,7 @@ func TestAddOrderAndRead(t *testing.T) {
 		{name: "bookies-E3Qw2Qa2", cacheBytes: 1, bookies: 3, e: 3, qw: 2, qa: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rng := testRand(t)
+			rng := testenv.Rand(t)
 			c := newCluster(t, tc.bookies)
 			ml := open(t, c.factory(Config{CacheBytes: tc.cacheBytes, EnsembleSize: tc.e, WriteQuorum: tc.qw, AckQuorum: tc.qa}), "persistent://t/ns/order")
 			if _, _, err := ml.OpenCursor(testCtx(t), "hold", Earliest); err != nil {
@@ -33,7 +36,7 @@ func TestAddOrderAndRead(t *testing.T) {
 			if lc := ml.LastConfirmed(); lc.Entry != -1 {
 				t.Fatalf("empty topic: LastConfirmed %v", lc)
 			}
-			if got := readAll(t, ml, cursor.Earliest, 10); len(got) != 0 {
+			if got := readAll(t, ml, cursor.Earliest(), 10); len(got) != 0 {
 				t.Fatalf("empty topic: read %d entries", len(got))
 			}
 			a := newAppender(t, ml)
@@ -43,7 +46,7 @@ func TestAddOrderAndRead(t *testing.T) {
 				t.Fatalf("LastConfirmed %v, last add at %v", lc, pos[len(pos)-1])
 			}
 			for _, max := range []int{1, 7, 1000} {
-				checkEntries(t, readAll(t, ml, cursor.Earliest, max), data, pos)
+				checkEntries(t, readAll(t, ml, cursor.Earliest(), max), data, pos)
 			}
 			// From the middle, and from a position past the end: nothing yet.
 			checkEntries(t, readAll(t, ml, pos[123], 50), data[123:], pos[123:])
@@ -77,7 +80,7 @@ func TestRollover(t *testing.T) {
 		{name: "entries=10/no-cache", cfg: Config{MaxEntriesPerLedger: 10, CacheBytes: 1}, n: 100},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rng := testRand(t)
+			rng := testenv.Rand(t)
 			c := newCluster(t, 1)
 			cl := c.client()
 			ml := open(t, NewFactory(c.store, cl, tc.cfg), "persistent://t/ns/roll")
@@ -91,8 +94,8 @@ func TestRollover(t *testing.T) {
 			if len(counts) < 3 {
 				t.Fatalf("%d adds went to %d ledgers", tc.n, len(counts))
 			}
-			checkEntries(t, readAll(t, ml, cursor.Earliest, 1000), data, pos)
-			checkEntries(t, readAll(t, ml, cursor.Earliest, 3), data, pos)
+			checkEntries(t, readAll(t, ml, cursor.Earliest(), 1000), data, pos)
+			checkEntries(t, readAll(t, ml, cursor.Earliest(), 3), data, pos)
 			for i := 0; i+1 < len(pos); i++ {
 				if next := ml.Next(pos[i]); next != pos[i+1] && pos[i].Ledger == pos[i+1].Ledger {
 					t.Fatalf("Next(%v) = %v, want %v", pos[i], next, pos[i+1])
@@ -145,7 +148,7 @@ func TestRollover(t *testing.T) {
 // TestReopen: a new owner (new Factory, new ledger client) finds every entry, the same
 // LastConfirmed, every ledger closed, and appends to a new ledger.
 func TestReopen(t *testing.T) {
-	rng := testRand(t)
+	rng := testenv.Rand(t)
 	c := newCluster(t, 1)
 	cfg := Config{MaxEntriesPerLedger: 10, CacheBytes: 1}
 	ml := open(t, c.factory(cfg), "persistent://t/ns/reopen")
@@ -168,7 +171,7 @@ func TestReopen(t *testing.T) {
 	if got := ml2.LastConfirmed(); got != lc {
 		t.Fatalf("reopened LastConfirmed %v, want %v", got, lc)
 	}
-	checkEntries(t, readAll(t, ml2, cursor.Earliest, 8), data, pos)
+	checkEntries(t, readAll(t, ml2, cursor.Earliest(), 8), data, pos)
 	in := ml2.Info()
 	for _, li := range in.Ledgers[:len(in.Ledgers)-1] {
 		if !li.Closed {
@@ -187,7 +190,7 @@ func TestReopen(t *testing.T) {
 	if p != (Position{Ledger: cur.ID, Entry: 0}) {
 		t.Fatalf("first add after reopen at %v, want %d:0", p, cur.ID)
 	}
-	checkEntries(t, readAll(t, ml2, cursor.Earliest, 100),
+	checkEntries(t, readAll(t, ml2, cursor.Earliest(), 100),
 		append(data, []byte("after reopen")), append(pos, p))
 }
 
@@ -208,7 +211,7 @@ func TestTailingReader(t *testing.T) {
 		{name: "one-ledger/no-cache", cfg: Config{CacheBytes: 1}, n: 600},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rng := testRand(t)
+			rng := testenv.Rand(t)
 			c := newCluster(t, 1)
 			ctx := testCtx(t)
 			ml := open(t, c.factory(tc.cfg), "persistent://t/ns/tail")
@@ -218,7 +221,7 @@ func TestTailingReader(t *testing.T) {
 			var got []Entry
 			readErr := make(chan error, 1)
 			go func() {
-				p := cursor.Earliest
+				p := cursor.Earliest()
 				for len(got) < tc.n {
 					wake := ml.NewEntries()
 					lc := ml.LastConfirmed()
@@ -277,7 +280,7 @@ func rng2(i int) int { return (i * 7) % 13 }
 // every callback (success or ErrClosed) before it returns, leaves no ledger open, and
 // the next owner reads exactly the acknowledged entries.
 func TestCloseDuringRollover(t *testing.T) {
-	rng := testRand(t)
+	rng := testenv.Rand(t)
 	c := newCluster(t, 1)
 	ctx := testCtx(t)
 	cfg := Config{MaxEntriesPerLedger: 5}
@@ -321,9 +324,79 @@ func TestCloseDuringRollover(t *testing.T) {
 		}
 	}
 	ml2 := open(t, NewFactory(c.store, cl, cfg), "persistent://t/ns/closeroll")
-	got := readAll(t, ml2, cursor.Earliest, 100)
+	got := readAll(t, ml2, cursor.Earliest(), 100)
 	if len(got) != 5+len(data) {
 		t.Fatalf("reopened: %d entries, want %d", len(got), 5+len(data))
 	}
 	checkEntries(t, got[5:], data, pos)
+}
+
+// testClock is an injected Config.Now that moves only when the test says so.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newTestClock() *testClock {
+	return &testClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// TestRolloverByAge: the first add after the current ledger passed MaxLedgerAge (on the
+// injected clock) goes to a new ledger, its age counted from its creation; the record's
+// creation times are the clock's.
+func TestRolloverByAge(t *testing.T) {
+	clk := newTestClock()
+	c := newCluster(t, 1)
+	ml := open(t, c.factory(Config{MaxLedgerAge: time.Hour, Now: clk.Now}), "persistent://t/ns/age")
+	if _, _, err := ml.OpenCursor(testCtx(t), "hold", Earliest); err != nil {
+		t.Fatal(err)
+	}
+	first := ml.Info().Ledgers[0]
+	if first.CreatedMillis != clk.Now().UnixMilli() {
+		t.Fatalf("first ledger created at %d, clock says %d", first.CreatedMillis, clk.Now().UnixMilli())
+	}
+	p1, err := addSync(t, ml, []byte("a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(59 * time.Minute)
+	p2, err := addSync(t, ml, []byte("b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1.Ledger != first.ID || p2.Ledger != first.ID {
+		t.Fatalf("adds before the age limit went to %v, %v; want ledger %d", p1, p2, first.ID)
+	}
+	clk.advance(time.Minute) // the ledger is an hour old now
+	p3, err := addSync(t, ml, []byte("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p3.Ledger == first.ID {
+		t.Fatalf("add after the age limit went to %v, still ledger %d", p3, first.ID)
+	}
+	waitTasks(ml)
+	in := ml.Info()
+	if len(in.Ledgers) != 2 || !in.Ledgers[0].Closed || in.Ledgers[0].Entries != 2 {
+		t.Fatalf("ledgers after the age rollover: %+v", in.Ledgers)
+	}
+	if got, want := in.Ledgers[1].CreatedMillis, clk.Now().UnixMilli(); got != want {
+		t.Fatalf("new ledger created at %d, clock says %d", got, want)
+	}
+	p4, err := addSync(t, ml, []byte("d"))
+	if err != nil || p4.Ledger != p3.Ledger {
+		t.Fatalf("add to the young ledger: %v, %v; want ledger %d", p4, err, p3.Ledger)
+	}
 }

@@ -17,7 +17,7 @@ func (ml *ManagedLedger) flushLoop() {
 		case <-t.C:
 		}
 		ml.FlushCursors(context.Background())
-		ml.expireReadAhead(time.Now())
+		ml.expireReadAhead(ml.cfg.Now())
 	}
 }
 
@@ -38,8 +38,7 @@ func (ml *ManagedLedger) Close(ctx context.Context) error {
 	ml.closeOnce.Do(func() {
 		ml.submitMu.Lock()
 		ml.mu.Lock()
-		fenced := ml.state == stateFenced
-		ml.state = stateClosed
+		fenced := ml.add.Close()
 		ml.mu.Unlock()
 		ml.submitMu.Unlock()
 		close(ml.stop)

@@ -10,6 +10,7 @@ import (
 	"iter"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/strata-io/strata/broker/managedledger/cursor"
 	"github.com/strata-io/strata/metadata"
@@ -27,7 +28,7 @@ const (
 // ones go to a cursor ledger on the bookies (an ack-hole pattern can make them large).
 const inlineSnapshotMax = 64 << 10
 
-// cursorRecordVersion is the version of the cursor record (docs/format/metadata.md).
+// cursorRecordVersion is the version of the cursor record (docs/format/managedledger.md).
 const cursorRecordVersion = 1
 
 // cursorRecord is a durable cursor's record in etcd.
@@ -53,9 +54,11 @@ type Cursor struct {
 	// write. It is held across etcd and bookie I/O by design; acks never take it.
 	persistMu sync.Mutex
 
-	mu        sync.Mutex
-	state     *cursor.State
-	layoutGen uint64
+	mu    sync.Mutex
+	state *cursor.State
+	// layoutGen is the managed ledger's layoutGen that state's layout reflects. Written
+	// under mu; read without it by layoutUpdate.
+	layoutGen atomic.Uint64
 	dirty     bool
 	rev       int64 // etcd ModRevision of the record
 	// snapshotLedger holds the last persisted large snapshot (0: none).
@@ -121,8 +124,10 @@ func (ml *ManagedLedger) loadCursor(ctx context.Context, v metadata.Value) (*Cur
 	if err != nil {
 		return nil, fmt.Errorf("managedledger %s: cursor %q: %w", ml.name, name, err)
 	}
-	return &Cursor{ml: ml, name: name, durable: true, key: v.Key, state: st, layoutGen: gen,
-		rev: v.ModRevision, snapshotLedger: rec.SnapshotLedger, properties: rec.Properties}, nil
+	c := &Cursor{ml: ml, name: name, durable: true, key: v.Key, state: st,
+		rev: v.ModRevision, snapshotLedger: rec.SnapshotLedger, properties: rec.Properties}
+	c.layoutGen.Store(gen)
+	return c, nil
 }
 
 // stillOwner reports whether the record is still at the revision this owner last
@@ -159,6 +164,9 @@ func (ml *ManagedLedger) claimCursorRecord(ctx context.Context, v metadata.Value
 	}
 }
 
+// readSnapshot returns the cursor's snapshot bytes. A cursor ledger is read from the
+// bookies directly, not through openEntryReader: it is not in the ledger list and never
+// offloaded, and reading it whole needs its final last entry.
 func (ml *ManagedLedger) readSnapshot(ctx context.Context, rec *cursorRecord) ([]byte, error) {
 	if rec.SnapshotLedger == 0 {
 		return base64.StdEncoding.DecodeString(rec.Snapshot)
@@ -191,7 +199,7 @@ func (ml *ManagedLedger) OpenCursor(ctx context.Context, name string, initial In
 		ml.mu.Unlock()
 		return c, false, nil
 	}
-	refused := ml.state == stateClosed || ml.state == stateFenced
+	refused := ml.add.state == stateClosed || ml.add.state == stateFenced
 	ml.mu.Unlock()
 	if refused {
 		return nil, false, ml.stateErr()
@@ -253,7 +261,7 @@ func (ml *ManagedLedger) adoptCursor(ctx context.Context, name string) (*Cursor,
 func (ml *ManagedLedger) stateErr() error {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
-	if ml.state == stateFenced {
+	if ml.add.state == stateFenced {
 		return ErrFenced
 	}
 	return ErrClosed
@@ -275,12 +283,14 @@ func (ml *ManagedLedger) NewNonDurableCursor(start Position) (*Cursor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if start != cursor.Earliest {
+	if start != cursor.Earliest() {
 		if err := st.Reset(start); err != nil {
 			return nil, err
 		}
 	}
-	return &Cursor{ml: ml, state: st, layoutGen: gen}, nil
+	c := &Cursor{ml: ml, state: st}
+	c.layoutGen.Store(gen)
+	return c, nil
 }
 
 func (ml *ManagedLedger) newCursor(name string, initial InitialPosition, durable bool) (*Cursor, error) {
@@ -297,7 +307,9 @@ func (ml *ManagedLedger) newCursor(name string, initial InitialPosition, durable
 			return nil, err
 		}
 	}
-	return &Cursor{ml: ml, name: name, durable: durable, key: ml.cursorKey(name), state: st, layoutGen: gen, dirty: false}, nil
+	c := &Cursor{ml: ml, name: name, durable: durable, key: ml.cursorKey(name), state: st}
+	c.layoutGen.Store(gen)
+	return c, nil
 }
 
 // afterLastConfirmedLocked is the position right after lastConfirmed in its ledger: a
@@ -362,25 +374,34 @@ func (c *Cursor) Name() string { return c.name }
 // Durable reports whether the cursor is persisted.
 func (c *Cursor) Durable() bool { return c.durable }
 
-// syncLocked brings the cursor's layout up to date with the managed ledger.
-func (c *Cursor) syncLocked() {
+// layoutUpdate returns the managed ledger's layout and its generation if it changed
+// since the one the cursor's state has, else nil. It takes ml.mu, so callers call it
+// before taking c.mu: nothing of the managed ledger is locked under a cursor's mu.
+func (c *Cursor) layoutUpdate() (cursor.Layout, uint64) {
+	known := c.layoutGen.Load()
 	c.ml.mu.Lock()
-	gen := c.ml.layoutGen
-	var l cursor.Layout
-	if gen != c.layoutGen {
-		l = c.ml.layoutLocked()
+	defer c.ml.mu.Unlock()
+	if c.ml.layoutGen == known {
+		return nil, known
 	}
-	c.ml.mu.Unlock()
-	if l != nil {
-		if err := c.state.SetLayout(l); err == nil {
-			c.layoutGen = gen
-		}
+	return c.ml.layoutLocked(), c.ml.layoutGen
+}
+
+// adoptLayoutLocked gives the state l, a layout from layoutUpdate, unless the state has
+// that generation or a later one already (another call adopted it meanwhile).
+func (c *Cursor) adoptLayoutLocked(l cursor.Layout, gen uint64) {
+	if l == nil || gen <= c.layoutGen.Load() {
+		return
+	}
+	if err := c.state.SetLayout(l); err == nil {
+		c.layoutGen.Store(gen)
 	}
 }
 
 func (c *Cursor) update(f func(*cursor.State) error) error {
+	l, gen := c.layoutUpdate()
 	c.mu.Lock()
-	c.syncLocked()
+	c.adoptLayoutLocked(l, gen)
 	before := c.state.MarkDelete()
 	err := f(c.state)
 	if err == nil {
@@ -437,9 +458,10 @@ func (c *Cursor) MarkDelete() Position {
 
 // IsAcked reports whether the whole entry at p is acknowledged.
 func (c *Cursor) IsAcked(p Position) bool {
+	l, gen := c.layoutUpdate()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.syncLocked()
+	c.adoptLayoutLocked(l, gen)
 	return c.state.IsAcked(p)
 }
 
@@ -452,9 +474,10 @@ func (c *Cursor) BatchAckSet(p Position) []int64 {
 
 // Backlog counts the unacknowledged entries.
 func (c *Cursor) Backlog() int64 {
+	l, gen := c.layoutUpdate()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.syncLocked()
+	c.adoptLayoutLocked(l, gen)
 	return c.state.Backlog()
 }
 
@@ -462,9 +485,10 @@ func (c *Cursor) Backlog() int64 {
 // lock; do not call the cursor from inside it.
 func (c *Cursor) Unacked(from, to Position) iter.Seq[Position] {
 	return func(yield func(Position) bool) {
+		l, gen := c.layoutUpdate()
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.syncLocked()
+		c.adoptLayoutLocked(l, gen)
 		for p := range c.state.Unacked(from, to) {
 			if !yield(p) {
 				return

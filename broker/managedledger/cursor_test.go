@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/strata-io/strata/broker/managedledger/cursor"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 )
 
@@ -108,7 +109,7 @@ func TestCursorPersistence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reader, err := ml.NewNonDurableCursor(cursor.Earliest)
+	reader, err := ml.NewNonDurableCursor(cursor.Earliest())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +231,7 @@ func TestCursorPersistence(t *testing.T) {
 // deletion run concurrently without the managed ledger mistaking its own writes for
 // another owner's (which would fence it).
 func TestCursorFlushRaces(t *testing.T) {
-	rng := testRand(t)
+	rng := testenv.Rand(t)
 	c := newCluster(t, 1)
 	ctx := testCtx(t)
 	ml := open(t, c.factory(Config{CursorFlushInterval: time.Millisecond}), "persistent://t/ns/flushrace")
@@ -395,7 +396,7 @@ func TestLargeCursorSnapshot(t *testing.T) {
 	if b := got.Backlog(); b != n/2 {
 		t.Fatalf("restored backlog %d, want %d", b, n/2)
 	}
-	if md := got.MarkDelete(); md != cursor.Earliest {
+	if md := got.MarkDelete(); md != cursor.Earliest() {
 		t.Fatalf("restored mark-delete %v", md)
 	}
 	if !got.IsAcked(pos[n-1]) || got.IsAcked(pos[n-2]) {

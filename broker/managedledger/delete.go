@@ -23,7 +23,7 @@ var ErrNotClosed = errors.New("managedledger: still open")
 // Delete returns.
 func (ml *ManagedLedger) Delete(ctx context.Context) error {
 	ml.mu.Lock()
-	if ml.state != stateClosed {
+	if ml.add.state != stateClosed {
 		ml.mu.Unlock()
 		return ErrNotClosed
 	}

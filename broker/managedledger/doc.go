@@ -23,6 +23,12 @@
 // reads the recovered ledger's last entry: adds up to it succeed, the others — in no
 // ledger — are written to the next ledger, to which it rolls over (add.go).
 //
+// The add path's decisions — where an add goes, when to roll over, how a fenced
+// ledger's adds end, the order of completions — are a state machine without I/O,
+// goroutines or clock (addSM, addsm.go), tested by scripted traces
+// (testdata/add/*.txt). add.go drives it: AsyncAdd, the writers' callbacks and the
+// rollover and recovery tasks feed it under mu and carry out what it returns.
+//
 // Appends are pipelined through the ledger client and complete — their callbacks run,
 // on one goroutine of the managed ledger — strictly in the order they were made, across
 // rollovers and whatever their outcome. Rollover happens on the next append after the
@@ -32,7 +38,9 @@
 // background and then marked closed in the record.
 //
 // Reads are served from an in-memory cache of recently appended entries when possible
-// (tailing consumers), otherwise from the bookies. A reader that is behind and reads
+// (tailing consumers), otherwise from storage through the ledger's entryReader
+// (entryreader.go) — its bookies, or, once tiered storage exists, the object store for a
+// ledger whose record says its offload completed: openEntryReader alone decides. A reader that is behind and reads
 // sequentially (a catch-up) gets read-ahead (readahead.go): the entries after its last
 // read are fetched in the background, bounded per reader and per Factory, and never
 // into the cache's range — so catch-up reads neither wait on every call nor evict the
@@ -47,6 +55,39 @@
 //
 // A cursor snapshot larger than 64 KiB is written to a cursor ledger of its own; the
 // previous cursor ledger is deleted once the record points at the new one.
+//
+// Time (ledger age, creation times in the record, retention, read-ahead expiry) comes
+// from Config.Now.
+//
+// # Locks
+//
+// A ManagedLedger has four mutexes (cursorMu, metaMu, submitMu, mu) and each Cursor
+// two (persistMu, mu). They nest only in this order — a lock may be taken while holding
+// locks to its left, never one to its right:
+//
+//	ml.cursorMu → Cursor.persistMu → ml.metaMu → ml.submitMu → ml.mu
+//
+// and Cursor.mu, like ml.mu, is a leaf: nothing is locked while holding it. The pairs
+// that occur:
+//   - cursorMu → persistMu (DeleteCursor); cursorMu → metaMu (OpenCursor adopting a
+//     record: stillOwner); cursorMu → Cursor.mu, mu.
+//   - persistMu → Cursor.mu; persistMu → mu (a lost CAS turns the managed ledger
+//     Fenced).
+//   - metaMu → submitMu → mu (a rollover installing the next ledger); metaMu → mu
+//     (record writes, stillOwner, Delete).
+//   - submitMu → mu (AsyncAdd, Close, Terminate).
+//
+// A cursor reads the managed ledger's layout (mu) before it takes its own mu
+// (Cursor.layoutUpdate), so the two never nest. A function named …Locked needs one lock
+// held — mu, or Cursor.mu for a Cursor's method — and takes none.
+//
+// Held across I/O, on purpose: cursorMu and persistMu (etcd, and the bookies for a
+// cursor ledger: they only serialise the persistence of cursors; acks never take
+// them); metaMu (the record's etcd round trips; nothing on the add path takes it); and
+// submitMu while adds are handed to the writer, which blocks when the writer's queue is
+// full — backpressure from the bookies reaches AsyncAdd there, and it keeps entry ids
+// in the order of the adds. mu and Cursor.mu are never held across I/O; Cursor.Unacked
+// holds Cursor.mu while its caller iterates.
 //
 // Invariants:
 //   - LastConfirmed is the position of the last entry whose add completed successfully,

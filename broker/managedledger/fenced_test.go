@@ -112,7 +112,7 @@ func TestLedgerFencedByRecoverer(t *testing.T) {
 				t.Fatal("the managed ledger turned Fenced, but nobody took the topic over")
 			}
 			data, pos := app.acked(false)
-			checkEntries(t, readAll(t, ml, cursor.Earliest, 1000), data, pos)
+			checkEntries(t, readAll(t, ml, cursor.Earliest(), 1000), data, pos)
 
 			// An add while idle after a fence goes to a new ledger.
 			info := ml.Info()
@@ -146,7 +146,7 @@ func TestLedgerFencedByRecoverer(t *testing.T) {
 				t.Logf("close: %v", err)
 			}
 			second := open(t, c.factory(tc.cfg), topic)
-			checkEntries(t, readAll(t, second, cursor.Earliest, 1000), data, pos)
+			checkEntries(t, readAll(t, second, cursor.Earliest(), 1000), data, pos)
 		})
 	}
 }

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 	"go.uber.org/goleak"
 )
@@ -26,30 +25,8 @@ func TestMain(m *testing.M) {
 // failsafe bounds every test; nothing waits on time otherwise.
 const failsafe = 90 * time.Second
 
-func testCtx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), failsafe)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// testRand returns a seeded source and logs the seed if the test fails
-// (MLTEST_SEED=n replays one).
-func testRand(t testing.TB) *rand.Rand {
-	seed := rand.Uint64()
-	if s := os.Getenv("MLTEST_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("MLTEST_SEED: %v", err)
-		}
-		seed = n
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("random seed: MLTEST_SEED=%d", seed)
-		}
-	})
-	return rand.New(rand.NewPCG(seed, seed))
-}
+// testCtx is the test's context, bounded by failsafe.
+func testCtx(t testing.TB) context.Context { return testenv.Context(t, failsafe) }
 
 // cluster is a real embedded etcd and real in-process bookies b1..bn on loopback ports
 // (bookie/bookietest), with the names these tests use.
@@ -146,7 +123,7 @@ type appender struct {
 }
 
 func newAppender(t testing.TB, ml *ManagedLedger) *appender {
-	return &appender{t: t, ml: ml, results: map[int]result{}, sent: map[int][]byte{}, lastPos: cursor.Earliest}
+	return &appender{t: t, ml: ml, results: map[int]result{}, sent: map[int][]byte{}, lastPos: cursor.Earliest()}
 }
 
 // add issues one AsyncAdd; done (may be nil) runs after the checks.
@@ -303,7 +280,7 @@ func ledgerCounts(pos []Position) map[int64]int64 {
 
 // firstUnacked is the first entry c has not acknowledged up to `to`, and whether any.
 func firstUnacked(c *Cursor, to Position) (Position, bool) {
-	for p := range c.Unacked(cursor.Earliest, to) {
+	for p := range c.Unacked(cursor.Earliest(), to) {
 		return p, true
 	}
 	return Position{}, false

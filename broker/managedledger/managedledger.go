@@ -40,6 +40,10 @@ type Config struct {
 	// managed ledger); the zero value keeps nothing consumed.
 	Retention Retention
 	Logger    *slog.Logger
+	// Now is the clock of every time decision here: ledger age (rollover), ledger
+	// creation times in the record, retention by time, read-ahead expiry. Default
+	// time.Now; tests inject one.
+	Now func() time.Time
 }
 
 func (c *Config) applyDefaults() {
@@ -70,6 +74,9 @@ func (c *Config) applyDefaults() {
 	if c.CursorFlushInterval == 0 {
 		c.CursorFlushInterval = time.Second
 	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -82,6 +89,10 @@ type Factory struct {
 	cfg   Config
 	// readAhead bounds the read-ahead memory of every managed ledger opened here.
 	readAhead *readAheadPool
+	// offloadedReader opens the reader of a ledger whose offload completed (see
+	// openEntryReader); nil: such ledgers are read from their bookies. Tiered storage
+	// sets it; today only tests do.
+	offloadedReader func(context.Context, LedgerInfo) (entryReader, error)
 }
 
 // NewFactory returns a Factory; cfg is the default for every managed ledger it opens.
@@ -96,40 +107,16 @@ type Entry struct {
 	Data []byte
 }
 
-type mlState int
-
-const (
-	stateOpen    mlState = iota // a writer is ready
-	stateRolling                // a new ledger is being created; adds queue
-	stateFenced                 // a newer owner exists
-	stateClosed
-)
-
-// addOp is one append in flight. Ops complete (their callbacks run) in the order they
-// were made.
-type addOp struct {
-	data []byte
-	cb   func(Position, error)
-	// barrier marks an op that is not an entry: it is delivered in order and changes
-	// nothing (Terminate waits on one for every earlier add).
-	barrier bool
-	// set on completion:
-	done bool
-	pos  Position
-	err  error
-}
-
 // ManagedLedger is one topic's log. It is safe for concurrent use.
 //
 // Adds are pipelined: AsyncAdd hands the entry to the current ledger writer at once,
 // and completions come back on the writers' goroutines (two writers during a
-// rollover). Completions are put back in call order through pending, and one
+// rollover). Completions are put back in call order by the add state machine, and one
 // goroutine (deliverLoop) runs the callbacks, so they run strictly in AsyncAdd order
 // and never under one of our locks or on a caller's stack.
 //
-// Locks, in the order they nest: cursorMu, then a Cursor's persistMu (both held across
-// etcd/bookie I/O on purpose: they only serialise the persistence of cursors), then
-// metaMu, submitMu, mu; a Cursor's mu nests outside ml.mu. mu is never held across I/O.
+// Locks nest in the order the package documentation gives (doc.go, "Locks"):
+// cursorMu → Cursor.persistMu → metaMu → submitMu → mu; mu and Cursor.mu are leaves.
 type ManagedLedger struct {
 	name  string
 	key   string
@@ -137,6 +124,8 @@ type ManagedLedger struct {
 	lc    *ledger.Client
 	cfg   Config
 	log   *slog.Logger
+	// offloadedReader: the Factory's (openEntryReader).
+	offloadedReader func(context.Context, LedgerInfo) (entryReader, error)
 
 	// cursorMu serialises creating and deleting durable cursors.
 	cursorMu sync.Mutex
@@ -144,21 +133,18 @@ type ManagedLedger struct {
 	// held across etcd round trips by design; nothing on the add path takes it.
 	metaMu sync.Mutex
 	// submitMu serialises handing ops to the ledger writer, so that entry ids follow the
-	// order of the pending queue. It is never taken from a completion callback.
+	// order of the adds. It is never taken from a completion callback.
 	submitMu sync.Mutex
 
+	// mu guards the fields from here to persistence (ra: see readAheads).
 	mu      sync.Mutex
-	state   mlState
 	info    *Info
 	infoRev int64
-	writer  *ledger.Writer
-	// Invariant: curCreated is when the current ledger was created (age-based rollover).
-	curCreated time.Time
-	// Invariant: pending holds every op not yet handed to deliverLoop, in submission
-	// order; queued holds the tail of it that waits for the next ledger while rolling
-	// over. Ops of a ledger all precede ops of later ledgers in pending.
-	pending []*addOp
-	queued  []*addOp
+	// add decides the add path: the state (open, rolling, fenced, closed), where each
+	// add goes, when to roll over, the order of completions (addsm.go).
+	add *addSM
+	// Invariant: writer is the current ledger's writer, the ledger add.ledger names.
+	writer *ledger.Writer
 	// ready holds completed ops, in order, whose callbacks deliverLoop has not run yet;
 	// readySig (capacity 1) wakes it.
 	ready    []*addOp
@@ -166,10 +152,6 @@ type ManagedLedger struct {
 	// deliverExited: deliverLoop has returned (closed and drained); callbacks of ops
 	// refused after that run on the caller's goroutine.
 	deliverExited bool
-	// writerBroken: the current writer failed; the next add rolls over.
-	writerBroken bool
-	// terminated: adds are refused with ErrTerminated (also set from the record).
-	terminated bool
 	// Invariant: lastConfirmed is the last entry added successfully (or (curLedger, -1)).
 	// Every entry ≤ lastConfirmed was acknowledged, and the entry counts in info only
 	// cover entries ≤ lastConfirmed, except for ledgers closed with their final count.
@@ -177,8 +159,9 @@ type ManagedLedger struct {
 	// newEntries is closed (and replaced) whenever lastConfirmed advances.
 	newEntries chan struct{}
 	cache      *entryCache
-	readers    map[int64]*ledger.Reader
-	cursors    map[string]*Cursor
+	// readers caches the entry reader of each ledger in the list (entryreader.go).
+	readers map[int64]entryReader
+	cursors map[string]*Cursor
 	// ra is the read-ahead of catch-up readers (readahead.go).
 	ra readAheads
 	// layoutGen counts changes of the ledger list or its entry counts; cursors re-read
@@ -222,17 +205,18 @@ func (f *Factory) OpenWith(ctx context.Context, name string, p Policies) (*Manag
 	ml := &ManagedLedger{
 		name: name, key: f.store.Keys.Under("managed-ledgers", name),
 		store: f.store, lc: f.lc, cfg: f.cfg, log: f.cfg.Logger.With("topic", name),
-		newEntries:  make(chan struct{}),
-		readySig:    make(chan struct{}, 1),
-		cache:       newEntryCache(f.cfg.CacheBytes),
-		readers:     map[int64]*ledger.Reader{},
-		ra:          newReadAheads(f.readAhead),
-		cursors:     map[string]*Cursor{},
-		stop:        make(chan struct{}),
-		flushDone:   make(chan struct{}),
-		delivered:   make(chan struct{}),
-		retention:   p.Retention,
-		persistence: p.Persistence,
+		newEntries:      make(chan struct{}),
+		readySig:        make(chan struct{}, 1),
+		cache:           newEntryCache(f.cfg.CacheBytes),
+		readers:         map[int64]entryReader{},
+		offloadedReader: f.offloadedReader,
+		ra:              newReadAheads(f.readAhead),
+		cursors:         map[string]*Cursor{},
+		stop:            make(chan struct{}),
+		flushDone:       make(chan struct{}),
+		delivered:       make(chan struct{}),
+		retention:       p.Retention,
+		persistence:     p.Persistence,
 	}
 	if err := ml.open(ctx); err != nil {
 		return nil, err
@@ -275,7 +259,8 @@ func (ml *ManagedLedger) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	info.Ledgers = append(info.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: time.Now().UnixMilli()})
+	created := ml.cfg.Now()
+	info.Ledgers = append(info.Ledgers, LedgerInfo{ID: w.ID(), CreatedMillis: created.UnixMilli()})
 	data, err := info.marshal()
 	if err != nil {
 		return err
@@ -291,8 +276,9 @@ func (ml *ManagedLedger) open(ctx context.Context) error {
 	for _, id := range empty {
 		ml.deleteLedgerBackground(id)
 	}
-	ml.info, ml.infoRev, ml.writer, ml.curCreated = info, newRev, w, time.Now()
-	ml.terminated = info.Terminated
+	ml.info, ml.infoRev, ml.writer = info, newRev, w
+	ml.add = newAddSM(addConfig{MaxEntries: ml.cfg.MaxEntriesPerLedger, MaxSize: ml.cfg.MaxSizePerLedger, MaxAge: ml.cfg.MaxLedgerAge},
+		w.ID(), created, info.Terminated)
 	ml.lastConfirmed = Position{Ledger: w.ID(), Entry: -1}
 	for i := len(info.Ledgers) - 2; i >= 0; i-- {
 		if li := info.Ledgers[i]; li.Entries > 0 {
@@ -407,5 +393,5 @@ func (ml *ManagedLedger) Info() Info {
 func (ml *ManagedLedger) Fenced() bool {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
-	return ml.state == stateFenced
+	return ml.add.state == stateFenced
 }

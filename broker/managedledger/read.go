@@ -2,11 +2,8 @@ package managedledger
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
-
-	"github.com/strata-io/strata/bookie/ledger"
 )
 
 // ReadEntries returns up to max entries starting at from (inclusive), stopping at the end
@@ -46,34 +43,6 @@ func (ml *ManagedLedger) ReadEntries(ctx context.Context, from Position, max int
 	return out, nil
 }
 
-// readLedger reads entries first..last of ledger id from the bookies. The caller knows
-// they were acknowledged (they are ≤ LastConfirmed), but a cached reader's view can lag:
-// the ledger may have been closed since the reader read its metadata, and the bookies
-// learn an open ledger's LAC only from later adds or the writer's idle push. So a read
-// refused as beyond the last entry refreshes the metadata, then waits for the LAC to
-// cover at least first, and returns what is readable (never nothing).
-func (ml *ManagedLedger) readLedger(ctx context.Context, id, first, last int64) ([]ledger.Entry, error) {
-	r, err := ml.reader(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	ents, err := r.Read(ctx, first, last)
-	if !errors.Is(err, ledger.ErrReadBeyondLast) {
-		return ents, err
-	}
-	if err := r.Refresh(ctx); err != nil {
-		return nil, err
-	}
-	if ents, err = r.Read(ctx, first, last); !errors.Is(err, ledger.ErrReadBeyondLast) {
-		return ents, err
-	}
-	lac, err := r.WaitLAC(ctx, first-1)
-	if err != nil {
-		return nil, err
-	}
-	return r.Read(ctx, first, min(last, lac))
-}
-
 // normalizeLocked maps from to the first existing position at or after it, and returns
 // the last readable entry of that position's ledger. ok is false when nothing is there
 // yet. Nothing after lastConfirmed is readable: entries acknowledged out of order (a
@@ -104,30 +73,6 @@ func (ml *ManagedLedger) normalizeLocked(from Position) (start Position, lastInL
 		}
 	}
 	return Position{}, 0, false
-}
-
-// reader returns a cached ledger reader.
-func (ml *ManagedLedger) reader(ctx context.Context, id int64) (*ledger.Reader, error) {
-	ml.mu.Lock()
-	r, ok := ml.readers[id]
-	ml.mu.Unlock()
-	if ok {
-		return r, nil
-	}
-	r, err := ml.lc.OpenReader(ctx, id)
-	if err != nil {
-		return nil, fmt.Errorf("managedledger %s: open ledger %d: %w", ml.name, id, err)
-	}
-	ml.mu.Lock()
-	if prev, ok := ml.readers[id]; ok {
-		r = prev
-	} else if ml.ledgerLocked(id) != nil {
-		// Only ledgers still in the list are kept: trimming forgets the readers of the
-		// ledgers it deletes, and a read racing it must not bring one back.
-		ml.readers[id] = r
-	}
-	ml.mu.Unlock()
-	return r, nil
 }
 
 // Next returns the position right after p in the log as known now: (L, e+1), or the

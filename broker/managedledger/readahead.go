@@ -197,7 +197,7 @@ func (ml *ManagedLedger) readBookies(ctx context.Context, id, first, last, limit
 		s := ml.ra.findLocked(id, first)
 		switch {
 		case s != nil && first <= s.end():
-			out := s.takeLocked(&ml.ra, first, last, asked > 1 || first == s.start)
+			out := s.takeLocked(&ml.ra, first, last, asked > 1 || first == s.start, ml.cfg.Now())
 			ml.fetchMoreLocked(s, limit)
 			ml.mu.Unlock()
 			return out, nil
@@ -234,14 +234,14 @@ func (ml *ManagedLedger) readBookies(ctx context.Context, id, first, last, limit
 
 // takeLocked returns the held entries first..min(last, end); with consume, the entries
 // up to the last one returned are dropped (the reader moved past them).
-func (s *raStream) takeLocked(ra *readAheads, first, last int64, consume bool) []Entry {
+func (s *raStream) takeLocked(ra *readAheads, first, last int64, consume bool, now time.Time) []Entry {
 	i, j := first-s.start, min(last, s.end())-s.start
 	out := make([]Entry, j-i+1)
 	for k := range out {
 		le := s.ents[i+int64(k)]
 		out[k] = Entry{Pos: Position{Ledger: s.ledger, Entry: le.ID}, Data: le.Payload}
 	}
-	s.used = time.Now()
+	s.used = now
 	if consume {
 		var freed int64
 		for _, le := range s.ents[:j+1] {
@@ -279,7 +279,7 @@ func (ml *ManagedLedger) streamAfterLocked(id, first int64, ents []ledger.Entry,
 		ra.streams = append(ra.streams, s)
 	}
 	s.start = next
-	s.used = time.Now()
+	s.used = ml.cfg.Now()
 	s.saw(ents)
 	return s
 }

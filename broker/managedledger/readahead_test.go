@@ -11,6 +11,7 @@ import (
 
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/broker/managedledger/cursor"
+	"github.com/strata-io/strata/internal/testenv"
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
 	"google.golang.org/grpc"
 )
@@ -110,7 +111,7 @@ func TestReadAheadSequential(t *testing.T) {
 			f, reads := c.readFactory(t, Config{CacheBytes: 1, ReadAheadEntries: tc.readAhead})
 			ml, pos := backlog(t, f, "persistent://t/ns/seq-"+tc.name, data)
 			reads.take()
-			got := readAll(t, ml, cursor.Earliest, 5)
+			got := readAll(t, ml, cursor.Earliest(), 5)
 			checkEntries(t, got, data, pos)
 			calls := reads.take()
 			switch tc.name {
@@ -144,7 +145,7 @@ func TestReadAheadSequential(t *testing.T) {
 // reader that rewinds to the start and reads through again gets read-ahead again.
 func TestReadAheadSeek(t *testing.T) {
 	c := newCluster(t, 1)
-	rng := testRand(t)
+	rng := testenv.Rand(t)
 	data := fixedPayloads("seek", 600, 80)
 	f, reads := c.readFactory(t, Config{CacheBytes: 1, ReadAheadEntries: 50})
 	ml, pos := backlog(t, f, "persistent://t/ns/seek", data)
@@ -198,7 +199,7 @@ func TestReadAheadLedgerBoundary(t *testing.T) {
 	if len(counts) < 3 {
 		t.Fatalf("only %d ledgers", len(counts))
 	}
-	got := readAll(t, ml, cursor.Earliest, 7)
+	got := readAll(t, ml, cursor.Earliest(), 7)
 	checkEntries(t, got, data, pos)
 	calls := reads.take()
 	perLedger := map[int64]int{}
@@ -335,7 +336,7 @@ func TestReadAheadStaysOutOfCache(t *testing.T) {
 	if cached != 100 || firstCached != pos[900] {
 		t.Fatalf("cache holds %d entries from %v", cached, firstCached)
 	}
-	got := readAll(t, ml, cursor.Earliest, 10)
+	got := readAll(t, ml, cursor.Earliest(), 10)
 	checkEntries(t, got, data, pos)
 	for _, q := range reads.take() {
 		if q.LastEntryId >= firstCached.Entry {

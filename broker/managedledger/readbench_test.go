@@ -52,14 +52,14 @@ func benchCatchUp(b *testing.B, cfg Config) {
 			b.SetBytes(int64(tc.size))
 			b.ResetTimer()
 			cpu0 := cpuTime(b)
-			p := cursor.Earliest
+			p := cursor.Earliest()
 			for read := 0; read < b.N; {
 				ents, err := ml.ReadEntries(ctx, p, min(tc.ask, b.N-read))
 				if err != nil {
 					b.Fatal(err)
 				}
 				if len(ents) == 0 { // the end of the backlog: start over
-					p = cursor.Earliest
+					p = cursor.Earliest()
 					continue
 				}
 				read += len(ents)

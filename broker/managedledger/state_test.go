@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/strata-io/strata/broker/managedledger/cursor"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestNewEntries: the channel is open until the next add completes, then closed, and
@@ -56,7 +57,7 @@ func TestNewEntries(t *testing.T) {
 // ErrTerminated — after the callbacks of the earlier ones — and a new owner keeps
 // refusing them.
 func TestTerminate(t *testing.T) {
-	rng := testRand(t)
+	rng := testenv.Rand(t)
 	c := newCluster(t, 1)
 	ctx := testCtx(t)
 	const topic = "persistent://t/ns/terminate"
@@ -105,7 +106,7 @@ func TestTerminate(t *testing.T) {
 	if _, err := addSync(t, ml2, []byte("x")); !errors.Is(err, ErrTerminated) {
 		t.Fatalf("add to a reopened terminated topic: %v", err)
 	}
-	if got := readAll(t, ml2, cursor.Earliest, 100); len(got) != 60 {
+	if got := readAll(t, ml2, cursor.Earliest(), 100); len(got) != 60 {
 		t.Fatalf("read %d entries of a terminated topic, want 60", len(got))
 	}
 }
@@ -114,7 +115,7 @@ func TestTerminate(t *testing.T) {
 // not ErrFenced); once they are back, the next add rolls over to a new ledger and
 // succeeds, and every acknowledged entry is still readable.
 func TestWriteFailure(t *testing.T) {
-	rng := testRand(t)
+	rng := testenv.Rand(t)
 	c := newCluster(t, 1)
 	ctx := testCtx(t)
 	ml := open(t, c.factory(Config{CacheBytes: 1}), "persistent://t/ns/fail")
@@ -160,5 +161,5 @@ func TestWriteFailure(t *testing.T) {
 	if in.Ledgers[0].ID != broken || !in.Ledgers[0].Closed || in.Ledgers[0].Entries != int64(len(pos)) {
 		t.Fatalf("failed ledger in Info: %+v, want closed with %d entries", in.Ledgers[0], len(pos))
 	}
-	checkEntries(t, readAll(t, ml, cursor.Earliest, 7), append(data, []byte("back")), append(pos, p))
+	checkEntries(t, readAll(t, ml, cursor.Earliest(), 7), append(data, []byte("back")), append(pos, p))
 }

@@ -109,7 +109,7 @@ func TestTakeover(t *testing.T) {
 				t.Log("closing the fenced owner reported no error")
 			}
 
-			got := readAll(t, second, cursor.Earliest, 100)
+			got := readAll(t, second, cursor.Earliest(), 100)
 			// readable ⊆ sent, in send order; acknowledged ⊆ readable.
 			j := 0
 			for _, e := range got {
@@ -192,7 +192,7 @@ func TestTakeoverCursors(t *testing.T) {
 	if err != nil || created || late2 == nil {
 		t.Fatalf("new owner opening a cursor the old one created: created %v, %v", created, err)
 	}
-	if md := late2.MarkDelete(); md != cursor.Earliest {
+	if md := late2.MarkDelete(); md != cursor.Earliest() {
 		t.Fatalf("adopted cursor's mark-delete %v, want the old owner's Earliest", md)
 	}
 	if err := late.AckCumulative(pos[5]); err != nil {
@@ -209,7 +209,7 @@ func TestTakeoverCursors(t *testing.T) {
 	if rec := cursorRecordOf(t, c, second.cursorKey("sub")); rec.MarkDelete != pos[2].String() {
 		t.Fatalf("the old owner overwrote the cursor: mark-delete %s", rec.MarkDelete)
 	}
-	if rec := cursorRecordOf(t, c, second.cursorKey("late")); rec.MarkDelete != cursor.Earliest.String() {
+	if rec := cursorRecordOf(t, c, second.cursorKey("late")); rec.MarkDelete != cursor.Earliest().String() {
 		t.Fatalf("the old owner overwrote the adopted cursor: mark-delete %s", rec.MarkDelete)
 	}
 	// The new owner goes on undisturbed.

@@ -10,7 +10,7 @@ import (
 func (ml *ManagedLedger) maybeTrim() {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
-	if ml.state == stateClosed || ml.state == stateFenced {
+	if ml.add.state == stateClosed || ml.add.state == stateFenced {
 		return
 	}
 	if ml.trimming {
@@ -47,7 +47,7 @@ func (ml *ManagedLedger) trimLoop() {
 		}
 		cancel()
 		ml.mu.Lock()
-		if !ml.trimAgain || ml.state == stateClosed || ml.state == stateFenced {
+		if !ml.trimAgain || ml.add.state == stateClosed || ml.add.state == stateFenced {
 			ml.trimming, ml.trimAgain = false, false
 			ml.mu.Unlock()
 			return
@@ -102,7 +102,7 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 	}
 	if ret := ml.retention; !ret.off() {
 		// Consumed is not enough: retention decides which consumed ledgers go.
-		doomed = ret.released(cands, total, time.Now())
+		doomed = ret.released(cands, total, ml.cfg.Now())
 	}
 	ml.mu.Unlock()
 	if len(doomed) == 0 {

@@ -92,7 +92,7 @@ func TestTrim(t *testing.T) {
 				}
 			}
 			// Reads start at the first entry kept.
-			got := readAll(t, ml, cursor.Earliest, 100)
+			got := readAll(t, ml, cursor.Earliest(), 100)
 			first := tc.firstKept * perLedger
 			if len(got) != n-first || got[0].Pos != pos[first] {
 				t.Fatalf("read %d entries from %v, want %d from %v", len(got), got[0].Pos, n-first, pos[first])

@@ -84,7 +84,7 @@ func (t *Topic) oldestUnacked() (managedledger.Position, bool) {
 	var oldest managedledger.Position
 	found := false
 	for _, c := range t.ml.Cursors() {
-		for p := range c.Unacked(cursor.Earliest, Latest()) {
+		for p := range c.Unacked(cursor.Earliest(), Latest()) {
 			if !found || p.Less(oldest) {
 				oldest, found = p, true
 			}

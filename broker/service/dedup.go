@@ -67,7 +67,7 @@ func (d *dedup) load(ctx context.Context) error {
 		return err
 	}
 	d.cursor = c
-	from := cursor.Earliest
+	from := cursor.Earliest()
 	v, err := d.topic.svc.store.Get(ctx, d.key)
 	switch {
 	case err == nil:

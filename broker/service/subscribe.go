@@ -145,14 +145,14 @@ func (t *Topic) startPosition(spec SubscribeSpec) managedledger.Position {
 	latest := func() managedledger.Position { return t.ml.Next(t.ml.LastConfirmed()) }
 	if spec.StartMessageID == nil {
 		if spec.Initial == managedledger.Earliest {
-			return cursor.Earliest
+			return cursor.Earliest()
 		}
 		return latest()
 	}
 	p := *spec.StartMessageID
 	switch {
 	case p.Ledger < 0 || p.Entry < 0:
-		return cursor.Earliest
+		return cursor.Earliest()
 	case p.Ledger == math.MaxInt64:
 		return latest()
 	}

@@ -55,7 +55,7 @@ func (t *Topic) lookupSubscription(name string) (*Subscription, *managedledger.C
 func (t *Topic) resolve(p managedledger.Position) managedledger.Position {
 	switch {
 	case p.Ledger < 0 || p.Entry < 0:
-		return cursor.Earliest
+		return cursor.Earliest()
 	case p.Ledger == math.MaxInt64:
 		lc := t.ml.LastConfirmed()
 		return managedledger.Position{Ledger: lc.Ledger, Entry: lc.Entry + 1}
@@ -152,7 +152,7 @@ func (t *Topic) SkipMessages(ctx context.Context, name string, n int64) error {
 		return err
 	}
 	var ps []managedledger.Position
-	for p := range c.Unacked(cursor.Earliest, Latest()) {
+	for p := range c.Unacked(cursor.Earliest(), Latest()) {
 		if int64(len(ps)) >= n {
 			break
 		}
@@ -185,7 +185,7 @@ func (t *Topic) ackBefore(name string, to managedledger.Position) error {
 		return err
 	}
 	var last *managedledger.Position
-	for p := range c.Unacked(cursor.Earliest, to) {
+	for p := range c.Unacked(cursor.Earliest(), to) {
 		last = &p
 	}
 	if last == nil {
@@ -245,7 +245,7 @@ func (t *Topic) PeekEntry(ctx context.Context, name string, nth int) (managedled
 	}
 	i := 0
 	var at *managedledger.Position
-	for p := range c.Unacked(cursor.Earliest, Latest()) {
+	for p := range c.Unacked(cursor.Earliest(), Latest()) {
 		i++
 		if i == nth {
 			at = &p

@@ -94,7 +94,7 @@ func BenchmarkUnacked1000(b *testing.B) {
 	s := holeState(b, holeLayout)
 	for b.Loop() {
 		n := 0
-		for range s.Unacked(Earliest, lastPosition) {
+		for range s.Unacked(Earliest(), lastPosition) {
 			if n++; n == 1000 {
 				break
 			}

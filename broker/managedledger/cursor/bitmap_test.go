@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // randomBitmap fills three 65,536-value containers, each empty, full, sparse, alternating
@@ -54,7 +55,7 @@ func randomBitmap(rng *rand.Rand) (*roaring.Bitmap, []bool) {
 // container boundaries and full containers (where roaring's NextAbsentValue and Unset
 // iterator go wrong).
 func TestBitmapHelpers(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 11))
+	rng := testenv.Rand(t)
 	for range 25 {
 		bm, set := randomBitmap(rng)
 		n := len(set)

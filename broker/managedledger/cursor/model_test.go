@@ -7,10 +7,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 var (
-	modelSeed  = flag.Uint64("cursor.seed", 0, "run the model test with this seed only")
 	modelSeeds = flag.Int("cursor.seeds", 300, "number of seeds the model test runs")
 )
 
@@ -33,7 +34,7 @@ type modelBatch struct {
 func newModel(l Layout) *model {
 	return &model{
 		layout:  slices.Clone(l),
-		base:    Earliest,
+		base:    Earliest(),
 		acked:   map[Position]bool{},
 		batches: map[Position]*modelBatch{},
 	}
@@ -164,8 +165,8 @@ func (m *model) ackCumulativeBatch(p Position, size int, idx []int) error {
 
 func (m *model) reset(to Position) {
 	m.base = Position{Ledger: to.Ledger, Entry: to.Entry - 1}
-	if to == Earliest {
-		m.base = Earliest
+	if to == Earliest() {
+		m.base = Earliest()
 	}
 	clear(m.acked)
 	clear(m.batches)
@@ -225,7 +226,7 @@ func (m *model) check(s *State) error {
 			return fmt.Errorf("BatchAckSet(%v) = %x, model %x", p, got, want)
 		}
 	}
-	if got := slices.Collect(s.Unacked(Earliest, lastPosition)); !slices.Equal(got, wantUnacked) {
+	if got := slices.Collect(s.Unacked(Earliest(), lastPosition)); !slices.Equal(got, wantUnacked) {
 		return fmt.Errorf("Unacked = %v, model %v", got, wantUnacked)
 	}
 	if got := s.Backlog(); got != int64(len(wantUnacked)) {
@@ -252,20 +253,15 @@ func sameError(got, want error) bool {
 }
 
 // TestModel drives State and the naive model with the same random operations and
-// compares every observable after each one. A failure prints the seed; rerun it alone
-// with -cursor.seed=N.
+// compares every observable after each one, for -cursor.seeds runs whose seeds follow
+// the test's seed (testenv.Seed). A failure prints the failing run's seed; rerun it
+// alone with STRATA_TEST_SEED=N -cursor.seeds=1.
 func TestModel(t *testing.T) {
-	seeds := make([]uint64, 0, *modelSeeds)
-	if *modelSeed != 0 {
-		seeds = append(seeds, *modelSeed)
-	} else {
-		for i := range *modelSeeds {
-			seeds = append(seeds, uint64(i)+1)
-		}
-	}
-	for _, seed := range seeds {
+	base := testenv.Seed(t)
+	for i := range uint64(*modelSeeds) {
+		seed := base + i
 		if err := runModel(seed, 400); err != nil {
-			t.Fatalf("seed %d (rerun with -cursor.seed=%d): %v", seed, seed, err)
+			t.Fatalf("seed %d (rerun with %s=%d -cursor.seeds=1): %v", seed, testenv.SeedVar, seed, err)
 		}
 	}
 }
@@ -324,9 +320,9 @@ func runModel(seed uint64, steps int) error {
 		case k < 76:
 			to := randomPosition(rng, m.layout)
 			if rng.IntN(5) == 0 {
-				to = Earliest
+				to = Earliest()
 			}
-			if to != Earliest && !to.isEntry() {
+			if to != Earliest() && !to.isEntry() {
 				continue
 			}
 			op = fmt.Sprintf("reset %v", to)

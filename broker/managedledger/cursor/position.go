@@ -24,7 +24,8 @@ type Position struct {
 
 // Earliest is the position before every entry of every topic: a mark-delete at Earliest
 // acknowledges nothing. It is also Pulsar's MessageId.earliest (ledger -1, entry -1).
-var Earliest = Position{Ledger: -1, Entry: -1}
+// A function, not a variable, so that no package can change it.
+func Earliest() Position { return Position{Ledger: -1, Entry: -1} }
 
 // Compare returns -1, 0 or +1 as p sorts before, equal to or after q.
 func (p Position) Compare(q Position) int {
@@ -52,7 +53,7 @@ func (p Position) isEntry() bool {
 // validMarkDelete reports whether p can be a mark-delete position: Earliest, or a
 // ledger ≥ 0 with -1 ≤ entry < 2^31.
 func validMarkDelete(p Position) bool {
-	if p == Earliest {
+	if p == Earliest() {
 		return true
 	}
 	return p.Ledger >= 0 && p.Entry >= -1 && p.Entry < MaxEntriesPerLedger

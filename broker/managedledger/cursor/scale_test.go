@@ -51,7 +51,7 @@ func TestMillionHoles(t *testing.T) {
 			if got := s.AckedCount(); got != holeEntries/2 {
 				t.Fatalf("AckedCount = %d", got)
 			}
-			if s.MarkDelete() != Earliest || s.Backlog() != holeEntries/2 {
+			if s.MarkDelete() != Earliest() || s.Backlog() != holeEntries/2 {
 				t.Fatalf("mark-delete %v backlog %d", s.MarkDelete(), s.Backlog())
 			}
 			size := s.EncodedSize()

@@ -56,7 +56,7 @@ func New(l Layout) (*State, error) {
 	}
 	return &State{
 		layout:  slices.Clone(l),
-		md:      Earliest,
+		md:      Earliest(),
 		acked:   make(map[int64]*roaring.Bitmap),
 		batches: make(map[Position]*batchAcks),
 	}, nil
@@ -163,8 +163,8 @@ func (s *State) AckCumulative(p Position) error {
 func (s *State) Reset(to Position) error {
 	var md Position
 	switch {
-	case to == Earliest:
-		md = Earliest
+	case to == Earliest():
+		md = Earliest()
 	case to.isEntry():
 		md = to.before()
 	default:

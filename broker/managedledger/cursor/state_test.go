@@ -19,7 +19,7 @@ func TestPosition(t *testing.T) {
 		{pos(1, 5), pos(1, 5), 0},
 		{pos(1, 5), pos(1, 6), -1},
 		{pos(2, 0), pos(1, 99), 1},
-		{Earliest, pos(0, 0), -1},
+		{Earliest(), pos(0, 0), -1},
 		{pos(3, -1), pos(2, math.MaxInt32), 1},
 		{pos(3, -1), pos(3, 0), -1},
 	} {
@@ -39,8 +39,8 @@ func TestPosition(t *testing.T) {
 			t.Errorf("ParsePosition(%q) error %v", bad, err)
 		}
 	}
-	if Earliest.String() != "-1:-1" {
-		t.Errorf("Earliest = %v", Earliest)
+	if Earliest().String() != "-1:-1" {
+		t.Errorf("Earliest() = %v", Earliest())
 	}
 }
 
@@ -75,7 +75,7 @@ func TestLayoutNext(t *testing.T) {
 		want Position
 		ok   bool
 	}{
-		{Earliest, pos(2, 0), true},
+		{Earliest(), pos(2, 0), true},
 		{pos(1, 99), pos(2, 0), true}, // ledger 1 is gone
 		{pos(2, -1), pos(2, 0), true},
 		{pos(2, -7), pos(2, 0), true},
@@ -105,7 +105,7 @@ func TestLayoutNext(t *testing.T) {
 		p    Position
 		want int64
 	}{
-		{Earliest, 5}, {pos(2, -1), 5}, {pos(2, 0), 4}, {pos(2, 2), 2}, {pos(2, 50), 2},
+		{Earliest(), 5}, {pos(2, -1), 5}, {pos(2, 0), 4}, {pos(2, 2), 2}, {pos(2, 50), 2},
 		{pos(4, 0), 2}, {pos(5, 0), 1}, {pos(5, 1), 0}, {pos(7, 0), 0},
 	} {
 		if got := l.countAfter(tc.p); got != tc.want {
@@ -211,7 +211,7 @@ func TestUnackedBounds(t *testing.T) {
 		from, to Position
 		want     string
 	}{
-		{Earliest, lastPosition, "1:1 1:3 3:0 3:2 3:3"},
+		{Earliest(), lastPosition, "1:1 1:3 3:0 3:2 3:3"},
 		{pos(1, 2), pos(3, 0), "1:3 3:0"},
 		{pos(1, 3), pos(1, 3), "1:3"},
 		{pos(2, 0), pos(2, 9), ""},
@@ -230,7 +230,7 @@ func TestUnackedBounds(t *testing.T) {
 	}
 	// Stopping early stops.
 	n := 0
-	for range s.Unacked(Earliest, lastPosition) {
+	for range s.Unacked(Earliest(), lastPosition) {
 		n++
 		break
 	}
@@ -271,7 +271,7 @@ func TestBatchWireRoundTrip(t *testing.T) {
 			complement[i] = ^w
 		}
 		must(t, s.AckBatchWire(p, size, complement))
-		if !s.IsAcked(p) || s.BatchAckSet(p) != nil || s.MarkDelete() != Earliest {
+		if !s.IsAcked(p) || s.BatchAckSet(p) != nil || s.MarkDelete() != Earliest() {
 			t.Fatalf("size %d: complement did not complete the entry:\n%s", size, render(s))
 		}
 	}

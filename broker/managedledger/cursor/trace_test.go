@@ -34,7 +34,7 @@ func render(s *State) string {
 		fmt.Fprintf(&b, "batch %v: size=%d acked=%s ack_set=%s\n",
 			p, bt.size, strings.Join(idx, ","), wireString(s.BatchAckSet(p)))
 	}
-	fmt.Fprintf(&b, "unacked: %s\n", orNone(runs(s.Unacked(Earliest, lastPosition))))
+	fmt.Fprintf(&b, "unacked: %s\n", orNone(runs(s.Unacked(Earliest(), lastPosition))))
 	fmt.Fprintf(&b, "backlog: %d\n", s.Backlog())
 	return b.String()
 }
@@ -139,7 +139,7 @@ func TestTraces(t *testing.T) {
 				}
 				return result(s, s.AckCumulativeBatch(onePosition(t, d), size, words))
 			case "reset":
-				p := Earliest
+				p := Earliest()
 				if d.CmdArgs[0].Key != "earliest" {
 					p = onePosition(t, d)
 				}
@@ -153,7 +153,7 @@ func TestTraces(t *testing.T) {
 				}
 				return strings.Join(out, "\n")
 			case "unacked":
-				from, to := Earliest, lastPosition
+				from, to := Earliest(), lastPosition
 				if v := listArg(d, "from"); v != nil {
 					from = mustPosition(t, d, v[0])
 				}

@@ -141,6 +141,11 @@ func (k Keys) ManagedLedgers(domain, namespace string) string {
 // (persistent://tenant/ns/local, with its -partition-i suffix if any).
 func (k Keys) ManagedLedger(topic string) string { return k.join("managed-ledgers", topic) }
 
+// ManagedLedgerChildren is the prefix of every record kept below a topic's
+// managed-ledger record (its cursors and its dedup snapshot); deleting the topic deletes
+// them all.
+func (k Keys) ManagedLedgerChildren(topic string) string { return k.ManagedLedger(topic) + "/" }
+
 // Cursors is the prefix of a topic's cursor records.
 func (k Keys) Cursors(topic string) string { return k.ManagedLedger(topic) + "/cursors/" }
 

@@ -39,6 +39,7 @@ func TestKeyLayout(t *testing.T) {
 		{"Schema", k.Schema("persistent", "public", "default", "t"), "/strata/schemas/persistent/public/default/t"},
 		{"ManagedLedgers", k.ManagedLedgers("persistent", "public/default"), "/strata/managed-ledgers/persistent://public/default/"},
 		{"ManagedLedger", k.ManagedLedger(topic), "/strata/managed-ledgers/persistent://public/default/t-partition-1"},
+		{"ManagedLedgerChildren", k.ManagedLedgerChildren(topic), "/strata/managed-ledgers/persistent://public/default/t-partition-1/"},
 		{"Cursors", k.Cursors(topic), "/strata/managed-ledgers/persistent://public/default/t-partition-1/cursors/"},
 		{"Cursor", k.Cursor(topic, "sub"), "/strata/managed-ledgers/persistent://public/default/t-partition-1/cursors/sub"},
 		{"Dedup", k.Dedup(topic), "/strata/managed-ledgers/persistent://public/default/t-partition-1/dedup"},

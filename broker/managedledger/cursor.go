@@ -67,7 +67,7 @@ type Cursor struct {
 	deleted        bool
 }
 
-func (ml *ManagedLedger) cursorKey(name string) string { return ml.key + "/cursors/" + name }
+func (ml *ManagedLedger) cursorKey(name string) string { return ml.store.Keys.Cursor(ml.name, name) }
 
 // layoutLocked is the cursor-facing view of the ledger list. Callers hold ml.mu.
 func (ml *ManagedLedger) layoutLocked() cursor.Layout {
@@ -85,7 +85,7 @@ func (ml *ManagedLedger) layout() (cursor.Layout, uint64) {
 }
 
 func (ml *ManagedLedger) loadCursors(ctx context.Context) error {
-	vals, _, err := ml.store.List(ctx, ml.cursorKey(""))
+	vals, _, err := ml.store.List(ctx, ml.store.Keys.Cursors(ml.name))
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func (ml *ManagedLedger) loadCursors(ctx context.Context) error {
 
 // loadCursor claims a durable cursor's record and restores its state.
 func (ml *ManagedLedger) loadCursor(ctx context.Context, v metadata.Value) (*Cursor, error) {
-	name := strings.TrimPrefix(v.Key, ml.cursorKey(""))
+	name := strings.TrimPrefix(v.Key, ml.store.Keys.Cursors(ml.name))
 	v, err := ml.claimCursorRecord(ctx, v)
 	if err != nil {
 		return nil, fmt.Errorf("managedledger %s: cursor %q: %w", ml.name, name, err)

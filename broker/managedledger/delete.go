@@ -52,7 +52,7 @@ func (ml *ManagedLedger) Delete(ctx context.Context) error {
 		}
 		c.mu.Unlock()
 	}
-	if err := ml.store.DeletePrefix(ctx, ml.key+"/"); err != nil {
+	if err := ml.store.DeletePrefix(ctx, ml.store.Keys.ManagedLedgerChildren(ml.name)); err != nil {
 		return err
 	}
 	ml.metaMu.Lock()

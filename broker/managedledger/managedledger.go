@@ -203,7 +203,7 @@ type Policies struct {
 // OpenWith is Open with the namespace's policies.
 func (f *Factory) OpenWith(ctx context.Context, name string, p Policies) (*ManagedLedger, error) {
 	ml := &ManagedLedger{
-		name: name, key: f.store.Keys.Under("managed-ledgers", name),
+		name: name, key: f.store.Keys.ManagedLedger(name),
 		store: f.store, lc: f.lc, cfg: f.cfg, log: f.cfg.Logger.With("topic", name),
 		newEntries:      make(chan struct{}),
 		readySig:        make(chan struct{}, 1),

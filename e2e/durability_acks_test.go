@@ -2,26 +2,90 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"testing"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
+	"github.com/strata-io/strata/broker/managedledger/cursor"
 	"github.com/strata-io/strata/e2e/harness"
+	"github.com/strata-io/strata/metadata"
 )
 
-// cursorFlushInterval is the broker's CursorFlushInterval (managedledger.Config default).
-const cursorFlushInterval = time.Second
+// cursorRecord is the part of a durable cursor's etcd record (broker/managedledger,
+// docs/format) that says what is persisted: the snapshot of its acknowledgement state.
+type cursorRecord struct {
+	Snapshot       string `json:"snapshot"`       // cursor.State.Marshal, base64
+	SnapshotLedger int64  `json:"snapshotLedger"` // set instead for a large snapshot
+}
 
-// waitForCursorFlush waits until acknowledgements the broker has applied (the acks were
-// sent with AckWithResponse, so they have been) are also persisted. Cursors are written
-// on a timer, every cursorFlushInterval, and nothing a client can observe says that a
-// write happened, so this is the one wait on time: two intervals plus a margin cover a
-// flush that was already under way when the last ack landed and the one after it.
-func waitForCursorFlush() {
-	time.Sleep(2*cursorFlushInterval + 500*time.Millisecond)
+// waitAcksPersisted waits until the cursor sub of topic, as persisted in etcd, holds every
+// acknowledgement of acked. The broker has applied them (AckWithResponse) but writes a
+// changed cursor only every CursorFlushInterval; the record in etcd is what a restarted
+// broker reads back, so it is the event to wait on.
+func waitAcksPersisted(t *testing.T, store *metadata.Store, topic, sub string, acked []pulsar.MessageID) {
+	t.Helper()
+	// The layout the cursor is decoded over: every ledger the acknowledged messages are in.
+	// Unmarshal drops acks outside it, and none is asked about.
+	last := map[int64]int64{}
+	for _, id := range acked {
+		last[id.LedgerID()] = max(last[id.LedgerID()], id.EntryID())
+	}
+	var layout cursor.Layout
+	for _, l := range slices.Sorted(maps.Keys(last)) {
+		layout = append(layout, cursor.Ledger{ID: l, Entries: last[l] + 1})
+	}
+	key := store.Keys.Under("managed-ledgers", topic, "cursors", sub)
+	adminEventually(t, sub+": acknowledgements persisted", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		v, err := store.Get(ctx, key)
+		if err != nil {
+			return false, fmt.Sprintf("get %s: %v", key, err)
+		}
+		var rec cursorRecord
+		if err := json.Unmarshal(v.Data, &rec); err != nil {
+			t.Fatalf("cursor record %s: %v", key, err)
+		}
+		if rec.SnapshotLedger != 0 {
+			t.Fatalf("cursor record %s: snapshot in ledger %d; this test expects it inline", key, rec.SnapshotLedger)
+		}
+		raw, err := base64.StdEncoding.DecodeString(rec.Snapshot)
+		if err != nil {
+			t.Fatalf("cursor record %s: %v", key, err)
+		}
+		st, err := cursor.Unmarshal(raw, layout)
+		if err != nil {
+			t.Fatalf("cursor record %s: %v", key, err)
+		}
+		for _, id := range acked {
+			if !persistedAck(st, id) {
+				return false, fmt.Sprintf("%v not acknowledged in the record (mark-delete %s)", id, st.MarkDelete())
+			}
+		}
+		return true, ""
+	})
+}
+
+// persistedAck reports whether st acknowledges the message id: its whole entry, or its
+// index in a partially acknowledged batch (ack_set polarity: a set bit is unacknowledged).
+func persistedAck(st *cursor.State, id pulsar.MessageID) bool {
+	p := cursor.Position{Ledger: id.LedgerID(), Entry: id.EntryID()}
+	if st.IsAcked(p) {
+		return true
+	}
+	set := st.BatchAckSet(p)
+	if set == nil || id.BatchIdx() < 0 {
+		return false
+	}
+	i := int(id.BatchIdx())
+	return i/64 >= len(set) || set[i/64]&(1<<(i%64)) == 0
 }
 
 // TestDurabilityAcksSurviveKill: individual acks with holes, cumulative acks and
@@ -29,7 +93,13 @@ func waitForCursorFlush() {
 // re-subscribing after the restart delivers exactly the unacknowledged messages — every
 // one of them, and none that was acknowledged.
 func TestDurabilityAcksSurviveKill(t *testing.T) {
-	s := harness.StartStandalone(t, testDir(t))
+	etcdAddr := harness.FreePort(t)
+	s := harness.StartStandalone(t, testDir(t), "--etcd-listen", etcdAddr)
+	store, err := metadata.Open(metadata.Config{Endpoints: []string{"http://" + etcdAddr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	plain, batched := uniqueTopic(t), uniqueTopic(t)+"-batched"
@@ -73,11 +143,15 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 	}
 	bp.Close()
 
+	// Per subscription, the ids acknowledged before the first kill and all of them.
+	acked, all := map[string][]pulsar.MessageID{}, map[string][]pulsar.MessageID{}
 	// individual: m-0..m-5 and every odd message acked, so the holes are m-6, m-8, … m-28.
 	wantInd := map[string]bool{}
 	for i := 0; i < n; i++ {
 		m := receive(ctx, t, ind, "individual")
+		all["individual"] = append(all["individual"], m.ID())
 		if i < 6 || i%2 == 1 {
+			acked["individual"] = append(acked["individual"], m.ID())
 			if err := ind.Ack(m); err != nil {
 				t.Fatalf("ack %q: %v", m.Payload(), err)
 			}
@@ -89,6 +163,10 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 	wantCum := map[string]bool{}
 	for i := 0; i < n; i++ {
 		m := receive(ctx, t, cum, "cumulative")
+		all["cumulative"] = append(all["cumulative"], m.ID())
+		if i <= 14 || i == 20 || i == 21 {
+			acked["cumulative"] = append(acked["cumulative"], m.ID())
+		}
 		switch {
 		case i == 14:
 			if err := cum.AckCumulative(m); err != nil {
@@ -109,6 +187,7 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 	for i := 0; i < n; i++ {
 		m := receive(ctx, t, bat, "batch-index")
 		id := m.ID()
+		all["batch-index"] = append(all["batch-index"], id)
 		if id.BatchSize() != 10 {
 			t.Fatalf("%q: batch size %d, want 10 (id %v)", m.Payload(), id.BatchSize(), id)
 		}
@@ -119,6 +198,7 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 		}
 		idx := id.BatchIdx()
 		if b == 0 || (b == 1 && idx%2 == 0) || (b == 2 && idx == 9) {
+			acked["batch-index"] = append(acked["batch-index"], id)
 			if err := bat.Ack(m); err != nil {
 				t.Fatalf("ack %q (%v): %v", m.Payload(), id, err)
 			}
@@ -133,7 +213,9 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 		cons.Close()
 	}
 
-	waitForCursorFlush()
+	for _, sub := range []struct{ topic, name string }{{plain, "individual"}, {plain, "cumulative"}, {batched, "batch-index"}} {
+		waitAcksPersisted(t, store, sub.topic, sub.name, acked[sub.name])
+	}
 	s.Kill()
 	s.Restart()
 
@@ -170,8 +252,10 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 		t.Logf("%s: the %d unacknowledged messages came back, no acknowledged one", tc.sub, len(got))
 	}
 
-	// Everything is acknowledged now; after another flush and kill nothing comes back.
-	waitForCursorFlush()
+	// Everything is acknowledged now; once that is persisted, after a kill nothing comes back.
+	for _, sub := range []struct{ topic, name string }{{plain, "individual"}, {plain, "cumulative"}, {batched, "batch-index"}} {
+		waitAcksPersisted(t, store, sub.topic, sub.name, all[sub.name])
+	}
 	s.Kill()
 	s.Restart()
 	c3 := newClient(t, s.PulsarURL)

@@ -87,9 +87,30 @@ func TestPolicyTopicOverride(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(5 * time.Second) // > the removed 3 s TTL, with checks every 100 ms
+	// That nothing expires has no event of its own; a witness topic with a 3 s TTL of its
+	// own gives one. Its TTL is set after the removal above, and the broker learns topic
+	// policies from one etcd watch in revision order, so once the witness's TTL acts the
+	// broker has seen the removal. Its first message is sent after the new ones: when it
+	// expires (in some TTL check cycle k), the new ones are more than 3 s old. The checks
+	// run cycle after cycle, each over every loaded topic, so the second witness message,
+	// sent after that and 3 s old when it expires, cannot expire before cycle k+2 (a cycle
+	// lasts milliseconds and one starts every 100 ms); cycle k+1, wholly before that,
+	// checked this topic when its new messages were older than the removed TTL.
+	witness := topic + "-witness"
+	e.subscribeAndLeave(t, witness, "s")
+	wp := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: witness, DisableBatching: true})
+	if err := e.adm.Topics().SetMessageTTL(adminTopicName(t, witness), 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, round := range []string{"first", "second"} {
+		msgSend(t, ctx, wp, "witness-"+round)
+		adminEventually(t, "the witness's "+round+" message expires", func() (bool, string) {
+			b := e.backlog(t, witness, "s")
+			return b == 0, fmt.Sprintf("witness backlog %d", b)
+		})
+	}
 	if b := e.backlog(t, topic, "s"); b != 4 {
-		t.Fatalf("backlog %d 5 s after removing the topic's TTL, want 4 (namespace TTL is an hour)", b)
+		t.Fatalf("backlog %d after TTL checks that saw the new messages older than the removed 3 s TTL, want 4 (namespace TTL is an hour)", b)
 	}
 
 	// Overrides go with the topic: a topic created again under the name has none, and a

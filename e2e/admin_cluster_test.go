@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // Brokers, bookies and last message id, through pulsaradmin, the raw REST API and the
@@ -63,12 +63,8 @@ func TestAdminBrokersBookiesLastMessageID(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	prod, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	prod := newProducer(t, client, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	ctx := testenv.Context(t, 30*time.Second)
 	var last pulsar.MessageID
 	for i := 0; i < 3; i++ {
 		if last, err = prod.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("m")}); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/strata-io/strata/broker/managedledger/cursor"
 	"github.com/strata-io/strata/e2e/harness"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 )
 
@@ -100,37 +101,32 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 120*time.Second)
 	plain, batched := uniqueTopic(t), uniqueTopic(t)+"-batched"
 
 	c := newClient(t, s.PulsarURL)
-	subscribe := func(c pulsar.Client, topic, sub string, typ pulsar.SubscriptionType) pulsar.Consumer {
-		cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: sub, Type: typ, Name: sub,
-			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, AckWithResponse: true,
-			EnableBatchIndexAcknowledgment: true})
-		if err != nil {
-			t.Fatalf("subscribe %s: %v", sub, err)
-		}
-		return cons
+	subs := []struct {
+		topic, name string
+		typ         pulsar.SubscriptionType
+	}{
+		{plain, "individual", pulsar.Shared},
+		{plain, "cumulative", pulsar.Exclusive},
+		{batched, "batch-index", pulsar.Exclusive},
 	}
-	ind := subscribe(c, plain, "individual", pulsar.Shared)
-	cum := subscribe(c, plain, "cumulative", pulsar.Exclusive)
-	bat := subscribe(c, batched, "batch-index", pulsar.Exclusive)
+	open := func(c pulsar.Client, i int) pulsar.Consumer {
+		return subscribe(t, c, pulsar.ConsumerOptions{Topic: subs[i].topic, SubscriptionName: subs[i].name,
+			Type: subs[i].typ, Name: subs[i].name, SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest,
+			AckWithResponse: true, EnableBatchIndexAcknowledgment: true})
+	}
+	ind, cum, bat := open(c, 0), open(c, 1), open(c, 2)
 
-	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: plain, DisableBatching: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newProducer(t, c, pulsar.ProducerOptions{Topic: plain, DisableBatching: true})
 	const n = 30
-	sendSync(ctx, t, p, numbered("m", 0, n)...)
+	send(t, ctx, p, numbered("m", 0, n)...)
 	p.Close()
 	// Three batches of ten: BatchingMaxMessages closes each batch; the delay never does.
-	bp, err := c.CreateProducer(pulsar.ProducerOptions{Topic: batched, BatchingMaxMessages: 10,
+	bp := newProducer(t, c, pulsar.ProducerOptions{Topic: batched, BatchingMaxMessages: 10,
 		BatchingMaxPublishDelay: time.Minute, BatchingMaxSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i := 0; i < n; i++ {
 		bp.SendAsync(ctx, &pulsar.ProducerMessage{Payload: []byte(fmt.Sprintf("b-%d", i))}, func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
 			if err != nil {
@@ -148,7 +144,7 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 	// individual: m-0..m-5 and every odd message acked, so the holes are m-6, m-8, … m-28.
 	wantInd := map[string]bool{}
 	for i := 0; i < n; i++ {
-		m := receive(ctx, t, ind, "individual")
+		m := receive(t, ctx, ind)
 		all["individual"] = append(all["individual"], m.ID())
 		if i < 6 || i%2 == 1 {
 			acked["individual"] = append(acked["individual"], m.ID())
@@ -162,7 +158,7 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 	// cumulative: everything up to m-14, then m-20 and m-21 individually.
 	wantCum := map[string]bool{}
 	for i := 0; i < n; i++ {
-		m := receive(ctx, t, cum, "cumulative")
+		m := receive(t, ctx, cum)
 		all["cumulative"] = append(all["cumulative"], m.ID())
 		if i <= 14 || i == 20 || i == 21 {
 			acked["cumulative"] = append(acked["cumulative"], m.ID())
@@ -185,7 +181,7 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 	wantBat := map[string]bool{}
 	entries := map[int64]int{} // entry id → batch number, in order of arrival
 	for i := 0; i < n; i++ {
-		m := receive(ctx, t, bat, "batch-index")
+		m := receive(t, ctx, bat)
 		id := m.ID()
 		all["batch-index"] = append(all["batch-index"], id)
 		if id.BatchSize() != 10 {
@@ -213,62 +209,47 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 		cons.Close()
 	}
 
-	for _, sub := range []struct{ topic, name string }{{plain, "individual"}, {plain, "cumulative"}, {batched, "batch-index"}} {
+	for _, sub := range subs {
 		waitAcksPersisted(t, store, sub.topic, sub.name, acked[sub.name])
 	}
 	s.Kill()
 	s.Restart()
 
 	c2 := newClient(t, s.PulsarURL)
-	for _, tc := range []struct {
-		topic, sub string
-		typ        pulsar.SubscriptionType
-		want       map[string]bool
-	}{
-		{plain, "individual", pulsar.Shared, wantInd},
-		{plain, "cumulative", pulsar.Exclusive, wantCum},
-		{batched, "batch-index", pulsar.Exclusive, wantBat},
-	} {
-		cons := subscribe(c2, tc.topic, tc.sub, tc.typ)
+	for i, want := range []map[string]bool{wantInd, wantCum, wantBat} {
+		name, cons := subs[i].name, open(c2, i)
 		got := map[string]bool{}
-		for len(got) < len(tc.want) {
-			m := receive(ctx, t, cons, tc.sub+" after restart")
+		for len(got) < len(want) {
+			m := receive(t, ctx, cons)
 			pl := string(m.Payload())
-			if !tc.want[pl] {
-				t.Fatalf("%s: %q came back after the restart, but it was acknowledged (want only %v)", tc.sub, pl, keys(tc.want))
+			if !want[pl] {
+				t.Fatalf("%s: %q came back after the restart, but it was acknowledged (want only %v)", name, pl, keys(want))
 			}
 			if got[pl] {
-				t.Fatalf("%s: %q delivered twice after the restart", tc.sub, pl)
+				t.Fatalf("%s: %q delivered twice after the restart", name, pl)
 			}
 			got[pl] = true
 			// Acknowledge it now: a partially acknowledged batch comes back with its
 			// ack_set, and these acks must complete it.
 			if err := cons.Ack(m); err != nil {
-				t.Fatalf("%s: ack %q after the restart: %v", tc.sub, pl, err)
+				t.Fatalf("%s: ack %q after the restart: %v", name, pl, err)
 			}
 		}
-		expectNothing(t, cons, tc.sub+": only the unacknowledged messages come back")
+		expectNothing(t, cons, name+": only the unacknowledged messages come back")
 		cons.Close()
-		t.Logf("%s: the %d unacknowledged messages came back, no acknowledged one", tc.sub, len(got))
+		t.Logf("%s: the %d unacknowledged messages came back, no acknowledged one", name, len(got))
 	}
 
 	// Everything is acknowledged now; once that is persisted, after a kill nothing comes back.
-	for _, sub := range []struct{ topic, name string }{{plain, "individual"}, {plain, "cumulative"}, {batched, "batch-index"}} {
+	for _, sub := range subs {
 		waitAcksPersisted(t, store, sub.topic, sub.name, all[sub.name])
 	}
 	s.Kill()
 	s.Restart()
 	c3 := newClient(t, s.PulsarURL)
-	for _, tc := range []struct {
-		topic, sub string
-		typ        pulsar.SubscriptionType
-	}{
-		{plain, "individual", pulsar.Shared},
-		{plain, "cumulative", pulsar.Exclusive},
-		{batched, "batch-index", pulsar.Exclusive},
-	} {
-		cons := subscribe(c3, tc.topic, tc.sub, tc.typ)
-		expectNothing(t, cons, tc.sub+": every message was acknowledged before the second kill")
+	for i, sub := range subs {
+		cons := open(c3, i)
+		expectNothing(t, cons, sub.name+": every message was acknowledged before the second kill")
 		cons.Close()
 	}
 }
@@ -288,32 +269,21 @@ func keys(m map[string]bool) []string {
 // (recreated at Latest it would skip them).
 func TestDurabilitySubscriptionSurvivesKill(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 60*time.Second)
 	topic := uniqueTopic(t)
 	c := newClient(t, s.PulsarURL)
-	cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "latest"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "latest"})
 	cons.Close()
-	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sendSync(ctx, t, p, numbered("m", 0, 10)...)
+	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	send(t, ctx, p, numbered("m", 0, 10)...)
 	p.Close()
 	s.Kill()
 	s.Restart()
 
 	c2 := newClient(t, s.PulsarURL)
-	cons, err = c2.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "latest"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
+	cons = subscribe(t, c2, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "latest"})
 	for _, want := range numbered("m", 0, 10) {
-		if m := receive(ctx, t, cons, "after the restart"); string(m.Payload()) != want {
+		if m := receive(t, ctx, cons); string(m.Payload()) != want {
 			t.Fatalf("got %q, want %q", m.Payload(), want)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // ackedLog records what the producers were told is stored.
@@ -58,30 +59,22 @@ func (l *ackedLog) waitCount(ctx context.Context, t *testing.T, n int64) {
 // stored but not acknowledged before the kill); the test reports how many.
 func TestDurabilityKillWhileProducing(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 180*time.Second)
 	topic := uniqueTopic(t)
 	c := newClient(t, s.PulsarURL)
 
 	// The subscription that checks the result exists from the start and acknowledges
 	// nothing until the end, so it holds every entry (a ledger every subscription has
 	// consumed may be deleted, and "live" below consumes everything).
-	check, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "check",
+	check := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "check",
 		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-	if err != nil {
-		t.Fatal(err)
-	}
 	check.Close()
 
 	// A consumer stays subscribed through the kill, acknowledging what it receives: it
 	// reconnects by itself and must end up with every acknowledged message too (acks it
 	// sent within the last flush interval before the kill may bring duplicates).
-	live, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "live", Type: pulsar.Shared,
+	live := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "live", Type: pulsar.Shared,
 		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close()
 	liveCtx, stopLive := context.WithCancel(ctx)
 	liveDone := make(chan struct{})
 	var liveMu sync.Mutex
@@ -112,11 +105,8 @@ func TestDurabilityKillWhileProducing(t *testing.T) {
 	var sent atomic.Int64
 	var prods []pulsar.Producer
 	for i := 0; i < producers; i++ {
-		p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, Name: fmt.Sprintf("p%d", i),
+		p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, Name: fmt.Sprintf("p%d", i),
 			BatchingMaxPublishDelay: 5 * time.Millisecond, BatchingMaxMessages: 50, SendTimeout: 60 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
 		prods = append(prods, p)
 		wg.Add(1)
 		go func() {
@@ -161,11 +151,7 @@ func TestDurabilityKillWhileProducing(t *testing.T) {
 	t.Logf("sent %d, acknowledged %d (%d before the kill), failed %v", sent.Load(), len(want), atKill, errs)
 
 	c2 := newClient(t, s.PulsarURL)
-	cons, err := c2.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "check"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
+	cons := subscribe(t, c2, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "check"})
 	seen := map[string]int{}
 	missing := len(want)
 	dups, unackedStored := 0, 0

@@ -17,6 +17,7 @@ import (
 	pb "github.com/strata-io/strata/proto/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // rawConn is a bare TCP connection to the broker, speaking frames by hand.
@@ -165,7 +166,7 @@ func TestMessagingBadInput(t *testing.T) {
 	})
 	t.Run("random-garbage", func(t *testing.T) {
 		rc := msgDialRaw(t, url)
-		rc.write(msgRandomBytes(t, 4096))
+		rc.write(randomBytes(t, 4096))
 		rc.expectClosed("random bytes")
 	})
 	t.Run("command-before-connect", func(t *testing.T) {
@@ -292,9 +293,9 @@ func TestMessagingBadInput(t *testing.T) {
 		// hold up the topic's other producers (their receipts come from the same
 		// managed-ledger callback goroutine).
 		c := newClient(t, url)
-		ctx := msgCtx(t, 60*time.Second)
-		flooded, shared := msgTopic(t, "flooded"), msgTopic(t, "shared-with-stuck")
-		fp := msgProducer(t, c, pulsar.ProducerOptions{Topic: flooded, DisableBatching: true})
+		ctx := testenv.Context(t, 60*time.Second)
+		flooded, shared := uniqueTopic(t), uniqueTopic(t)
+		fp := newProducer(t, c, pulsar.ProducerOptions{Topic: flooded, DisableBatching: true})
 		body := bytes.Repeat([]byte("f"), 4<<10)
 		errs := make(chan error, 3000)
 		for i := 0; i < 3000; i++ {
@@ -332,7 +333,7 @@ func TestMessagingBadInput(t *testing.T) {
 		// on loopback); meanwhile both connections keep sending to the shared topic, for
 		// three seconds: with the stuck connection's receipts waiting in line, each of the
 		// normal producer's sends must still complete.
-		sp := msgProducer(t, c, pulsar.ProducerOptions{Topic: shared, DisableBatching: true})
+		sp := newProducer(t, c, pulsar.ProducerOptions{Topic: shared, DisableBatching: true})
 		start := time.Now()
 		for i := 0; time.Since(start) < 3*time.Second || i < 20; i++ {
 			rc.write(rawSend(t, 1, uint64(i), []byte("stuck")))
@@ -351,9 +352,9 @@ func TestMessagingBadInput(t *testing.T) {
 		// dispatching to the other consumer (Pulsar skips a consumer whose connection is
 		// not writable).
 		c := newClient(t, url)
-		ctx := msgCtx(t, 90*time.Second)
-		topic := msgTopic(t, "stuck-shared")
-		normal := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared})
+		ctx := testenv.Context(t, 90*time.Second)
+		topic := uniqueTopic(t)
+		normal := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared})
 
 		nc, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "pulsar://"), 10*time.Second)
 		if err != nil {
@@ -372,7 +373,7 @@ func TestMessagingBadInput(t *testing.T) {
 		rc.writeCmd(&pb.BaseCommand{Type: pb.BaseCommand_FLOW.Enum(), Flow: &pb.CommandFlow{
 			ConsumerId: proto.Uint64(1), MessagePermits: proto.Uint32(1 << 30)}})
 
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 		body := bytes.Repeat([]byte("s"), 8<<10)
 		const flood = 4000
 		errs := make(chan error, flood)
@@ -391,7 +392,7 @@ func TestMessagingBadInput(t *testing.T) {
 			prod.SendAsync(ctx, &pulsar.ProducerMessage{Payload: []byte("late")}, func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) { errs <- err })
 		}
 		for {
-			m := msgReceive(t, normal, 30*time.Second)
+			m := receive(t, ctx, normal)
 			normal.Ack(m)
 			received++
 			if string(m.Payload()) == "late" {
@@ -404,13 +405,13 @@ func TestMessagingBadInput(t *testing.T) {
 	// The broker is still up and serves a normal client.
 	t.Run("normal-client-still-works", func(t *testing.T) {
 		c := newClient(t, url)
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "after-bad-input")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic})
-		payloads := msgPayloads("ok", 20)
-		msgSend(t, ctx, prod, payloads...)
-		msgExpectPayloads(t, cons, payloads)
+		ctx := testenv.Context(t, 60*time.Second)
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic})
+		payloads := numbered("ok", 0, 20)
+		send(t, ctx, prod, payloads...)
+		expectPayloads(t, ctx, cons, payloads)
 		// The topics the raw connections wrote to work too.
 		rc := msgDialRaw(t, url)
 		rc.handshake()

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestPolicyTopicOverride: topic-level policies set through pulsaradmin win over the
@@ -17,7 +19,7 @@ func TestPolicyTopicOverride(t *testing.T) {
 	ns := e.namespace(t, "topic-override")
 	topic := fmt.Sprintf("persistent://%s/t-%d", ns, time.Now().UnixNano())
 	tn := adminTopicName(t, topic)
-	ctx := msgCtx(t, 120*time.Second)
+	ctx := testenv.Context(t, 120*time.Second)
 	if err := e.adm.Namespaces().SetNamespaceMessageTTL(ns, 3600); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestPolicyTopicOverride(t *testing.T) {
 	if n, err := e.adm.Topics().GetMaxProducers(tn); err != nil || n != 1 {
 		t.Fatalf("topic maxProducers = %d, %v; want 1", n, err)
 	}
-	p := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	if p2, err := e.c.CreateProducer(pulsar.ProducerOptions{Topic: topic, SendTimeout: 5 * time.Second}); err == nil {
 		p2.Close()
 		t.Fatal("second producer admitted with the topic's maxProducers=1")
@@ -81,7 +83,7 @@ func TestPolicyTopicOverride(t *testing.T) {
 	if n, err := e.adm.Topics().GetMessageTTL(tn); err != nil || n != -1 {
 		t.Fatalf("topic messageTTL after removal = %d, %v; want -1 (null)", n, err)
 	}
-	msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic})
+	newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic})
 	for i := range 4 {
 		if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: fmt.Appendf(nil, "new-%d", i)}); err != nil {
 			t.Fatal(err)
@@ -98,12 +100,12 @@ func TestPolicyTopicOverride(t *testing.T) {
 	// checked this topic when its new messages were older than the removed TTL.
 	witness := topic + "-witness"
 	e.subscribeAndLeave(t, witness, "s")
-	wp := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: witness, DisableBatching: true})
+	wp := newProducer(t, e.c, pulsar.ProducerOptions{Topic: witness, DisableBatching: true})
 	if err := e.adm.Topics().SetMessageTTL(adminTopicName(t, witness), 3); err != nil {
 		t.Fatal(err)
 	}
 	for _, round := range []string{"first", "second"} {
-		msgSend(t, ctx, wp, "witness-"+round)
+		send(t, ctx, wp, "witness-"+round)
 		adminEventually(t, "the witness's "+round+" message expires", func() (bool, string) {
 			b := e.backlog(t, witness, "s")
 			return b == 0, fmt.Sprintf("witness backlog %d", b)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestPolicyMessageTTL: a TTL set on the namespace while its topic is open (the broker
@@ -16,9 +18,9 @@ func TestPolicyMessageTTL(t *testing.T) {
 	e := startPolicyEnv(t)
 	ns := e.namespace(t, "ttl")
 	topic := fmt.Sprintf("persistent://%s/t-%d", ns, time.Now().UnixNano())
-	ctx := msgCtx(t, 120*time.Second)
+	ctx := testenv.Context(t, 120*time.Second)
 	e.subscribeAndLeave(t, topic, "s")
-	p := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	for i := range 12 { // across ledgers (5 entries each)
 		if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: fmt.Appendf(nil, "old-%d", i)}); err != nil {
 			t.Fatal(err)
@@ -37,7 +39,7 @@ func TestPolicyMessageTTL(t *testing.T) {
 	if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("fresh")}); err != nil {
 		t.Fatal(err)
 	}
-	cons := msgConsumer(t, e.c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
+	cons := subscribe(t, e.c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
 	m, err := cons.Receive(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -32,32 +31,6 @@ import (
 // storageFailsafe bounds each storage test. Nothing waits on time otherwise: every
 // wait is for an event (an acknowledgement count, a process exit, an RPC's answer).
 const storageFailsafe = 3 * time.Minute
-
-func storageCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), storageFailsafe)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// storageSeed returns the seed of a test's payloads and choices, printed if the test
-// fails; STRATA_E2E_SEED replays one.
-func storageSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := rand.Uint64()
-	if s := os.Getenv("STRATA_E2E_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("STRATA_E2E_SEED: %v", err)
-		}
-		seed = n
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("seed: STRATA_E2E_SEED=%d", seed)
-		}
-	})
-	return seed
-}
 
 // storagePayload is the content of entry id in a test with this seed: ~1 KiB (768 to
 // 1279 bytes), starting with the id in text and then pseudo-random bytes. Deriving it

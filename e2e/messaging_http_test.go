@@ -33,7 +33,7 @@ func TestMessagingHTTPServiceURL(t *testing.T) {
 
 	t.Run("partitioned", func(t *testing.T) {
 		topic := uniqueTopic(t)
-		msgCreatePartitioned(t, s.HTTPURL, topic, 3)
+		createPartitioned(t, s.HTTPURL, topic, 3)
 		parts, err := c.TopicPartitions(topic)
 		if err != nil || len(parts) != 3 {
 			t.Fatalf("TopicPartitions over HTTP: %v %v", parts, err)

@@ -46,7 +46,7 @@ func TestMessagingMultiTopic(t *testing.T) {
 		name := func(s string) string { return "persistent://public/default/" + prefix + s }
 		existing, other := name("-x"), "persistent://public/default/no"+prefix
 		partitioned := name("-p")
-		msgCreatePartitioned(t, s.HTTPURL, partitioned, 2)
+		createPartitioned(t, s.HTTPURL, partitioned, 2)
 		// The topics exist (have a log) before the consumer starts.
 		pe := newProducer(t, c, pulsar.ProducerOptions{Topic: existing})
 		po := newProducer(t, c, pulsar.ProducerOptions{Topic: other})
@@ -85,7 +85,7 @@ func TestMessagingMultiTopic(t *testing.T) {
 		}
 		// So is a partitioned topic created (and first written) after it started.
 		latePart := name("-late-p")
-		msgCreatePartitioned(t, s.HTTPURL, latePart, 3)
+		createPartitioned(t, s.HTTPURL, latePart, 3)
 		plp := newProducer(t, c, pulsar.ProducerOptions{Topic: latePart, DisableBatching: true})
 		send(t, ctx, plp, "lp-0", "lp-1", "lp-2")
 		got = receiveSet(t, ctx, cons, 3)

@@ -14,34 +14,6 @@ import (
 	"github.com/strata-io/strata/internal/testenv"
 )
 
-// msgAdminPut sends an admin REST PUT and returns the status and body.
-func msgAdminPut(t *testing.T, url, contentType, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("PUT %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// msgCreatePartitioned creates a partitioned topic through the admin REST API, with the
-// bare-integer body pulsar-client-go's tests send.
-func msgCreatePartitioned(t *testing.T, httpURL, topic string, n int) {
-	t.Helper()
-	path := strings.TrimPrefix(topic, "persistent://")
-	code, body := msgAdminPut(t, httpURL+"/admin/v2/persistent/"+path+"/partitions", "application/json", fmt.Sprint(n))
-	if code/100 != 2 {
-		t.Fatalf("create partitioned topic %s: HTTP %d %s", topic, code, body)
-	}
-}
-
 // TestMessagingPartitioned: a partitioned topic created with the admin REST API
 // (`PUT /admin/v2/persistent/{tenant}/{ns}/{topic}/partitions`, bare integer or
 // pulsaradmin's JSON body) has that many partitions for the client; keyed messages go to
@@ -56,17 +28,17 @@ func TestMessagingPartitioned(t *testing.T) {
 	t.Run("rest", func(t *testing.T) {
 		topic := uniqueTopic(t)
 		url := s.HTTPURL + "/admin/v2/persistent/" + strings.TrimPrefix(topic, "persistent://") + "/partitions"
-		if code, body := msgAdminPut(t, url, "application/vnd.partitioned-topic-metadata+json",
+		if code, body := rawAdminAs(t, http.MethodPut, url, "application/vnd.partitioned-topic-metadata+json",
 			`{"properties":null,"partitions":3}`); code != http.StatusNoContent {
 			t.Fatalf("create with pulsaradmin's body: HTTP %d %s", code, body)
 		}
-		if code, _ := msgAdminPut(t, url, "application/json", "5"); code != http.StatusConflict {
+		if code, _ := rawAdminAs(t, http.MethodPut, url, "application/json", "5"); code != http.StatusConflict {
 			t.Fatalf("creating it again: HTTP %d, want 409", code)
 		}
-		if code, _ := msgAdminPut(t, url+"x", "application/json", "0"); code/100 != 4 {
+		if code, _ := rawAdminAs(t, http.MethodPut, url+"x", "application/json", "0"); code/100 != 4 {
 			t.Fatalf("0 partitions: HTTP %d, want 4xx", code)
 		}
-		if code, _ := msgAdminPut(t, s.HTTPURL+"/admin/v2/persistent/public/nope/x/partitions", "application/json", "2"); code != http.StatusNotFound {
+		if code, _ := rawAdminAs(t, http.MethodPut, s.HTTPURL+"/admin/v2/persistent/public/nope/x/partitions", "application/json", "2"); code != http.StatusNotFound {
 			t.Fatalf("missing namespace: HTTP %d, want 404", code)
 		}
 		parts, err := c.TopicPartitions(topic)
@@ -90,7 +62,7 @@ func TestMessagingPartitioned(t *testing.T) {
 	t.Run("keyed-routing", func(t *testing.T) {
 		const nParts = 4
 		topic := uniqueTopic(t)
-		msgCreatePartitioned(t, s.HTTPURL, topic, nParts)
+		createPartitioned(t, s.HTTPURL, topic, nParts)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
 		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
@@ -172,7 +144,7 @@ func TestMessagingPartitioned(t *testing.T) {
 	t.Run("shared-round-robin-and-per-partition-ops", func(t *testing.T) {
 		const nParts = 3
 		topic := uniqueTopic(t)
-		msgCreatePartitioned(t, s.HTTPURL, topic, nParts)
+		createPartitioned(t, s.HTTPURL, topic, nParts)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
 		empty, err := cons.GetLastMessageIDs()
@@ -242,7 +214,7 @@ func TestMessagingPartitioned(t *testing.T) {
 
 	t.Run("grow-partitions", func(t *testing.T) {
 		topic := uniqueTopic(t)
-		msgCreatePartitioned(t, s.HTTPURL, topic, 2)
+		createPartitioned(t, s.HTTPURL, topic, 2)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, AutoDiscoveryPeriod: 100 * time.Millisecond})
 		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true,

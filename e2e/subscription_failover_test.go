@@ -3,15 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
-	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/e2e/harness"
 	"github.com/strata-io/strata/internal/testenv"
 )
@@ -29,9 +25,8 @@ func TestSubscriptionFailoverHandover(t *testing.T) {
 
 	evA, evB := newEventRecorder("a"), newEventRecorder("b")
 	sub := func(name string, ev *eventRecorder) pulsar.Consumer {
-		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "fo", Type: pulsar.Failover,
+		return subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "fo", Type: pulsar.Failover,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: name, EventListener: ev})
-		return cons
 	}
 	a := sub("a", evA)
 	defer a.Close()
@@ -97,7 +92,7 @@ func TestSubscriptionFailoverPartitioned(t *testing.T) {
 	ctx := testenv.Context(t, 60*time.Second)
 	name := uniqueTopic(t)
 	const partitions = 3
-	createPartitionedTopic(ctx, t, s, name, partitions)
+	createPartitioned(t, s.HTTPURL, name, partitions)
 
 	// Join in reverse name order: the choice must not depend on it.
 	got := map[string]map[string]int{} // consumer → partition topic → messages
@@ -170,13 +165,12 @@ func TestSubscriptionFailoverPartitionedSwitch(t *testing.T) {
 	c := newClient(t, s.PulsarURL)
 	ctx := testenv.Context(t, 60*time.Second)
 	name := uniqueTopic(t)
-	createPartitionedTopic(ctx, t, s, name, 2)
+	createPartitioned(t, s.HTTPURL, name, 2)
 	p0, p1 := name+"-partition-0", name+"-partition-1"
 
 	sub := func(cn string, ev *eventRecorder) pulsar.Consumer {
-		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: name, SubscriptionName: "fo", Type: pulsar.Failover,
+		return subscribe(t, c, pulsar.ConsumerOptions{Topic: name, SubscriptionName: "fo", Type: pulsar.Failover,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: cn, EventListener: ev})
-		return cons
 	}
 	evB := newEventRecorder("b")
 	b := sub("b", evB)
@@ -238,26 +232,4 @@ func TestSubscriptionFailoverPartitionedSwitch(t *testing.T) {
 	}
 	expectNothing(t, a, "partition 1 is b's")
 	expectNothing(t, b, "partition 0 is a's")
-}
-
-// createPartitionedTopic creates a partitioned topic through the admin REST API
-// (PUT …/partitions with the count as the body, as pulsar-client-go's tests do).
-func createPartitionedTopic(ctx context.Context, t *testing.T, s *harness.Standalone, name string, partitions int) {
-	t.Helper()
-	tn, err := topic.Parse(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := fmt.Sprintf("%s/admin/v2/persistent/%s/%s/%s/partitions", s.HTTPURL, tn.Tenant, tn.Namespace, tn.Local)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, url, strings.NewReader(fmt.Sprint(partitions)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("PUT %s: %v", url, err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("PUT %s: %s: %s", url, resp.Status, body)
-	}
 }

@@ -390,10 +390,9 @@ func TestSubscriptionKeySharedStalledConsumer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "ks", Type: pulsar.KeyShared,
+		return subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "ks", Type: pulsar.KeyShared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: name, KeySharedPolicy: pol,
 			ReceiverQueueSize: queue})
-		return cons
 	}
 	slow := sub("slow", 5, 0, 32767)
 	defer slow.Close()

@@ -135,10 +135,9 @@ func TestSubscriptionSharedBatchIndexHandover(t *testing.T) {
 	ctx := testenv.Context(t, 60*time.Second)
 	topic := uniqueTopic(t)
 	sub := func(name string) pulsar.Consumer {
-		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared,
+		return subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: name,
 			EnableBatchIndexAcknowledgment: true})
-		return cons
 	}
 	first := sub("first")
 	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxMessages: 10,

@@ -24,8 +24,15 @@ var topicUnsafe = regexp.MustCompile(`[^a-zA-Z0-9-]+`)
 // uniqueTopic is a fresh persistent topic in public/default named after the test.
 func uniqueTopic(t *testing.T) string {
 	t.Helper()
+	return uniqueTopicIn(t, "public/default")
+}
+
+// uniqueTopicIn is a fresh persistent topic in namespace ns (tenant/namespace) named
+// after the test.
+func uniqueTopicIn(t *testing.T, ns string) string {
+	t.Helper()
 	name := strings.ToLower(topicUnsafe.ReplaceAllString(t.Name(), "-"))
-	return fmt.Sprintf("persistent://public/default/%s-%d", strings.Trim(name, "-"), rand.Uint32())
+	return fmt.Sprintf("persistent://%s/%s-%d", ns, strings.Trim(name, "-"), rand.Uint32())
 }
 
 // testDir is where a test's processes keep their data and logs: a fresh directory under

@@ -86,7 +86,7 @@ func TestClusterAdmin(t *testing.T) {
 	topics := make([]string, 8)
 	owners := map[string]string{}
 	for i := range topics {
-		topics[i] = fmt.Sprintf("persistent://public/default/admin-%d-%d", i, time.Now().UnixNano())
+		topics[i] = uniqueTopic(t)
 		p := newProducer(t, client, pulsar.ProducerOptions{Topic: topics[i]})
 		for j := 0; j < 3; j++ {
 			if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("m")}); err != nil {
@@ -187,7 +187,7 @@ func TestClusterAdmin(t *testing.T) {
 
 	// Partitioned topic spread over both brokers: stats aggregate all partitions,
 	// delete removes them all, whichever broker is asked.
-	base := fmt.Sprintf("persistent://public/default/admin-parts-%d", time.Now().UnixNano())
+	base := uniqueTopic(t)
 	btn, err := utils.GetTopicName(base)
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +298,7 @@ func TestClusterHTTPLookup(t *testing.T) {
 	// public/default go to the least-loaded broker, so both get some).
 	served := map[string]int{}
 	for i := 0; i < 40 && (len(served) < 2 || i < 8); i++ {
-		topic := fmt.Sprintf("persistent://public/default/http-lookup-%d-%d", i, time.Now().UnixNano())
+		topic := uniqueTopic(t)
 		cons := subscribe(t, client, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
 		p := newProducer(t, client, pulsar.ProducerOptions{Topic: topic})
 		if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: []byte(topic)}); err != nil {

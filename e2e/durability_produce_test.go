@@ -16,11 +16,10 @@ import (
 
 // ackedLog records what the producers were told is stored.
 type ackedLog struct {
-	mu     sync.Mutex
-	acked  map[string]bool
-	errs   map[string]int
-	count  atomic.Int64
-	notify chan struct{}
+	mu    sync.Mutex
+	acked map[string]bool
+	errs  map[string]int
+	count counter // distinct payloads acknowledged
 }
 
 func (l *ackedLog) done(payload string, err error) {
@@ -32,23 +31,7 @@ func (l *ackedLog) done(payload string, err error) {
 	}
 	if !l.acked[payload] {
 		l.acked[payload] = true
-		l.count.Add(1)
-		select {
-		case l.notify <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// waitCount blocks until at least n sends were acknowledged.
-func (l *ackedLog) waitCount(ctx context.Context, t *testing.T, n int64) {
-	t.Helper()
-	for l.count.Load() < n {
-		select {
-		case <-l.notify:
-		case <-ctx.Done():
-			t.Fatalf("only %d of %d sends acknowledged: %v", l.count.Load(), n, ctx.Err())
-		}
+		l.count.add(1)
 	}
 }
 
@@ -98,7 +81,7 @@ func TestDurabilityKillWhileProducing(t *testing.T) {
 		}
 	}()
 
-	log := &ackedLog{acked: map[string]bool{}, errs: map[string]int{}, notify: make(chan struct{}, 1)}
+	log := &ackedLog{acked: map[string]bool{}, errs: map[string]int{}}
 	const producers = 3
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -125,13 +108,13 @@ func TestDurabilityKillWhileProducing(t *testing.T) {
 		}()
 	}
 
-	log.waitCount(ctx, t, 3000)
+	log.count.waitFor(ctx, t, 3000, "sends acknowledged")
 	s.Kill() // SIGKILL mid-stream: sends are in flight on every producer
-	atKill := log.count.Load()
+	atKill := log.count.load()
 	s.Restart()
 	// The producers reconnect and resend what was pending; wait until sends are being
 	// acknowledged again.
-	log.waitCount(ctx, t, atKill+2000)
+	log.count.waitFor(ctx, t, atKill+2000, "sends acknowledged")
 	close(stop)
 	wg.Wait()
 	for _, p := range prods {

@@ -26,7 +26,7 @@ func TestPolicyBacklogQuota(t *testing.T) {
 		if err := e.adm.Namespaces().SetBacklogQuota(ns, utils.NewBacklogQuota(limit, 0, policy), utils.DestinationStorage); err != nil {
 			t.Fatal(err)
 		}
-		topic := fmt.Sprintf("persistent://%s/t-%d", ns, time.Now().UnixNano())
+		topic := uniqueTopicIn(t, ns)
 		e.subscribeAndLeave(t, topic, "s")
 		return topic
 	}

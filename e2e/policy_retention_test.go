@@ -24,7 +24,7 @@ func TestPolicyRetention(t *testing.T) {
 	if err := e.adm.Namespaces().SetRetention(ns, utils.RetentionPolicies{RetentionTimeInMinutes: -1, RetentionSizeInMB: 1}); err != nil {
 		t.Fatal(err)
 	}
-	retained := fmt.Sprintf("persistent://%s/kept-%d", ns, time.Now().UnixNano())
+	retained := uniqueTopicIn(t, ns)
 	control := uniqueTopic(t) // public/default: Pulsar's default of none
 	ctx := testenv.Context(t, 120*time.Second)
 	payload := bytes.Repeat([]byte("r"), 100_000) // 5 entries a ledger: 500 kB

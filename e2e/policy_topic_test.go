@@ -17,7 +17,7 @@ import (
 func TestPolicyTopicOverride(t *testing.T) {
 	e := startPolicyEnv(t)
 	ns := e.namespace(t, "topic-override")
-	topic := fmt.Sprintf("persistent://%s/t-%d", ns, time.Now().UnixNano())
+	topic := uniqueTopicIn(t, ns)
 	tn := adminTopicName(t, topic)
 	ctx := testenv.Context(t, 120*time.Second)
 	if err := e.adm.Namespaces().SetNamespaceMessageTTL(ns, 3600); err != nil {

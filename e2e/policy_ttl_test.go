@@ -17,7 +17,7 @@ import (
 func TestPolicyMessageTTL(t *testing.T) {
 	e := startPolicyEnv(t)
 	ns := e.namespace(t, "ttl")
-	topic := fmt.Sprintf("persistent://%s/t-%d", ns, time.Now().UnixNano())
+	topic := uniqueTopicIn(t, ns)
 	ctx := testenv.Context(t, 120*time.Second)
 	e.subscribeAndLeave(t, topic, "s")
 	p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})

@@ -90,9 +90,10 @@ func TestPolicyTopicOverride(t *testing.T) {
 		}
 	}
 	// That nothing expires has no event of its own; a witness topic with a 3 s TTL of its
-	// own gives one. Its TTL is set after the removal above, and the broker learns topic
-	// policies from one etcd watch in revision order, so once the witness's TTL acts the
-	// broker has seen the removal. Its first message is sent after the new ones: when it
+	// own gives one. Its TTL is set after the removal above while its producer keeps it
+	// loaded, so the broker learns that TTL from the etcd watch of topic policies, which
+	// delivers records in revision order: once the witness's TTL acts, the broker has
+	// seen the removal. Its first message is sent after the new ones: when it
 	// expires (in some TTL check cycle k), the new ones are more than 3 s old. The checks
 	// run cycle after cycle, each over every loaded topic, so the second witness message,
 	// sent after that and 3 s old when it expires, cannot expire before cycle k+2 (a cycle

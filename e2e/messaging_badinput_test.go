@@ -27,7 +27,8 @@ type rawConn struct {
 	r  *wire.Reader
 }
 
-func msgDialRaw(t *testing.T, pulsarURL string) *rawConn {
+// dialRaw connects a rawConn to the broker, closed at test cleanup.
+func dialRaw(t *testing.T, pulsarURL string) *rawConn {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", strings.TrimPrefix(pulsarURL, "pulsar://"), 10*time.Second)
 	if err != nil {
@@ -160,22 +161,22 @@ func TestMessagingBadInput(t *testing.T) {
 	url := s.PulsarURL
 
 	t.Run("http-request", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 		rc.expectClosed("an HTTP request")
 	})
 	t.Run("random-garbage", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.write(randomBytes(t, 4096))
 		rc.expectClosed("random bytes")
 	})
 	t.Run("command-before-connect", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.writeCmd(wire.NewPing())
 		rc.expectClosed("PING before CONNECT")
 	})
 	t.Run("frame-over-size-limit-header", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		// Only the header: the broker must refuse on the size alone, without waiting
 		// for (or allocating) 2 GiB.
@@ -183,7 +184,7 @@ func TestMessagingBadInput(t *testing.T) {
 		rc.expectClosed("a 2 GiB frame header")
 	})
 	t.Run("frame-over-size-limit-real", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.writeCmd(&pb.BaseCommand{Type: pb.BaseCommand_PRODUCER.Enum(), Producer: &pb.CommandProducer{
 			Topic: proto.String("persistent://public/default/raw-big"), ProducerId: proto.Uint64(1), RequestId: proto.Uint64(1)}})
@@ -196,7 +197,7 @@ func TestMessagingBadInput(t *testing.T) {
 		rc.expectClosed("a SEND over the frame limit")
 	})
 	t.Run("command-size-past-frame", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		b := binary.BigEndian.AppendUint32(nil, 8)
 		b = binary.BigEndian.AppendUint32(b, 1000) // cmdSize > totalSize-4
@@ -204,13 +205,13 @@ func TestMessagingBadInput(t *testing.T) {
 		rc.expectClosed("commandSize larger than the frame")
 	})
 	t.Run("undecodable-command", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.write(rawFrame([]byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0x01}, nil))
 		rc.expectClosed("undecodable protobuf")
 	})
 	t.Run("unknown-command-type", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		cmd, err := proto.Marshal(&pb.BaseCommand{Type: pb.BaseCommand_Type(999).Enum()})
 		if err != nil {
@@ -220,7 +221,7 @@ func TestMessagingBadInput(t *testing.T) {
 		rc.expectClosed("command type 999")
 	})
 	t.Run("missing-command-body", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.write(rawFrame(mustMarshal(t, &pb.BaseCommand{Type: pb.BaseCommand_PRODUCER.Enum()}), nil))
 		rc.expectClosed("PRODUCER without its body")
@@ -228,7 +229,7 @@ func TestMessagingBadInput(t *testing.T) {
 	t.Run("server-command-from-client", func(t *testing.T) {
 		// A known command the broker never accepts from a client, with a request id:
 		// an ERROR for that request, or a close.
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.writeCmd(wire.NewPartitionedMetadataResponse(77, 3))
 		if f := rc.expectErrorOrClosed("PARTITIONED_METADATA_RESPONSE from a client", pb.BaseCommand_ERROR); f != nil {
@@ -239,7 +240,7 @@ func TestMessagingBadInput(t *testing.T) {
 		}
 	})
 	t.Run("send-before-producer", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.write(rawSend(t, 42, 7, []byte("orphan")))
 		if f := rc.expectErrorOrClosed("SEND before PRODUCER", pb.BaseCommand_SEND_ERROR); f != nil {
@@ -251,13 +252,13 @@ func TestMessagingBadInput(t *testing.T) {
 		}
 	})
 	t.Run("send-without-payload", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.write(rawFrame(mustMarshal(t, wire.NewSend(1, 1, 1)), nil))
 		rc.expectErrorOrClosed("SEND without a payload", pb.BaseCommand_SEND_ERROR)
 	})
 	t.Run("bad-checksum", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.writeCmd(&pb.BaseCommand{Type: pb.BaseCommand_PRODUCER.Enum(), Producer: &pb.CommandProducer{
 			Topic: proto.String("persistent://public/default/raw-crc"), ProducerId: proto.Uint64(1), RequestId: proto.Uint64(1)}})
@@ -273,7 +274,7 @@ func TestMessagingBadInput(t *testing.T) {
 		}
 	})
 	t.Run("hang-up-mid-frame", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		full := rawSend(t, 1, 0, bytes.Repeat([]byte("x"), 1000))
 		rc.write(full[:len(full)/2])
@@ -281,7 +282,7 @@ func TestMessagingBadInput(t *testing.T) {
 	})
 	t.Run("many-connections-at-once", func(t *testing.T) {
 		for i := 0; i < 50; i++ {
-			rc := msgDialRaw(t, url)
+			rc := dialRaw(t, url)
 			rc.write([]byte{0, 0, 0})
 			rc.nc.Close()
 		}
@@ -307,13 +308,8 @@ func TestMessagingBadInput(t *testing.T) {
 			}
 		}
 
-		nc, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "pulsar://"), 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		nc.(*net.TCPConn).SetReadBuffer(4 << 10)
-		rc := &rawConn{t: t, nc: nc, r: wire.NewReader(nc, 64<<20)}
+		rc := dialRaw(t, url)
+		rc.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
 		rc.handshake()
 		rc.writeCmd(&pb.BaseCommand{Type: pb.BaseCommand_PRODUCER.Enum(), Producer: &pb.CommandProducer{
 			Topic: proto.String(shared), ProducerId: proto.Uint64(1), RequestId: proto.Uint64(1)}})
@@ -356,13 +352,8 @@ func TestMessagingBadInput(t *testing.T) {
 		topic := uniqueTopic(t)
 		normal := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared})
 
-		nc, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "pulsar://"), 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		nc.(*net.TCPConn).SetReadBuffer(4 << 10)
-		rc := &rawConn{t: t, nc: nc, r: wire.NewReader(nc, 64<<20)}
+		rc := dialRaw(t, url)
+		rc.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
 		rc.handshake()
 		rc.writeCmd(&pb.BaseCommand{Type: pb.BaseCommand_SUBSCRIBE.Enum(), Subscribe: &pb.CommandSubscribe{
 			Topic: proto.String(topic), Subscription: proto.String("s"), SubType: pb.CommandSubscribe_Shared.Enum(),
@@ -413,7 +404,7 @@ func TestMessagingBadInput(t *testing.T) {
 		send(t, ctx, prod, payloads...)
 		expectPayloads(t, ctx, cons, payloads)
 		// The topics the raw connections wrote to work too.
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.ping("a fresh raw connection")
 	})

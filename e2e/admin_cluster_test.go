@@ -5,12 +5,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // Brokers, bookies and last message id, through pulsaradmin, the raw REST API and the
@@ -64,7 +62,7 @@ func TestAdminBrokersBookiesLastMessageID(t *testing.T) {
 	}
 	defer client.Close()
 	prod := newProducer(t, client, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-	ctx := testenv.Context(t, 30*time.Second)
+	ctx := testCtx(t)
 	var last pulsar.MessageID
 	for i := 0; i < 3; i++ {
 		if last, err = prod.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("m")}); err != nil {

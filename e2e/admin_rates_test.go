@@ -8,7 +8,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestAdminStatsRates: while a producer sends at a known rate and a consumer receives,
@@ -20,7 +19,7 @@ func TestAdminStatsRates(t *testing.T) {
 	c := newClient(t, s.PulsarURL)
 	const topic = "persistent://public/default/stats-rates"
 	tn := adminTopicName(t, topic)
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 	cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "rates"})
 	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 

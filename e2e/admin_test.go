@@ -4,13 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestAdminTenantsNamespaces: pulsaradmin manages clusters, tenants and namespaces;
@@ -91,7 +89,7 @@ func TestAdminTopicsSubscriptions(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	adm := newAdmin(t, s.HTTPURL)
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 	full := uniqueTopic(t)
 	tn := adminTopicName(t, full)
 
@@ -295,7 +293,7 @@ func TestAdminPartitioned(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	adm := newAdmin(t, s.HTTPURL)
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 90*time.Second)
+	ctx := testCtx(t)
 	full := uniqueTopic(t)
 	tn := adminTopicName(t, full)
 	if err := adm.Topics().Create(tn, 2); err != nil {

@@ -255,7 +255,7 @@ func TestAutoRecoveryBookieKilled(t *testing.T) {
 }
 
 func testBookieKilled(t *testing.T, killLeader bool) {
-	ctx, seed := testenv.Context(t, storageFailsafe), testenv.Seed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 2))
 	c := newRecoveryCluster(t, 4)
 	cl := c.client()
@@ -320,7 +320,7 @@ func testBookieKilled(t *testing.T, killLeader bool) {
 // is then on Qw bookies that are not it. The bookie stays up until the operator stops
 // it.
 func TestAutoRecoveryDecommission(t *testing.T) {
-	ctx, seed := testenv.Context(t, storageFailsafe), testenv.Seed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	c := newRecoveryCluster(t, 4)
 	cl := c.client()

@@ -12,12 +12,21 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // The one family of client helpers of the e2e tests: names, the Pulsar client and its
 // producers, consumers and readers (closed at test cleanup), sending and receiving.
 // Every helper fails the test on the first error; every wait ends with ctx, which the
-// test bounds by a failsafe (testenv.Context), except expectNothing's bounded listen.
+// test bounds by a failsafe (testCtx), except expectNothing's bounded listen.
+
+// e2eFailsafe bounds every e2e test, which otherwise waits only for events: it ends a
+// test that hangs, and nothing waits on it.
+const e2eFailsafe = 4 * time.Minute
+
+// testCtx is the test's context: cancelled when the test ends or at e2eFailsafe.
+func testCtx(t *testing.T) context.Context { return testenv.Context(t, e2eFailsafe) }
 
 var topicUnsafe = regexp.MustCompile(`[^a-zA-Z0-9-]+`)
 

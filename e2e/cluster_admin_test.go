@@ -18,7 +18,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 func adminOf(t *testing.T, b *harness.Broker) pulsaradmin.Client {
@@ -58,7 +57,7 @@ func lookupURL(t *testing.T, b *harness.Broker, topic string) string {
 
 func TestClusterAdmin(t *testing.T) {
 	c := harness.StartCluster(t, harness.ClusterOptions{Bookies: 3, Brokers: 2, Dir: testDir(t)})
-	ctx := testenv.Context(t, 3*time.Minute)
+	ctx := testCtx(t)
 	b1, b2 := c.Brokers[0], c.Brokers[1]
 	adm1, adm2 := adminOf(t, b1), adminOf(t, b2)
 
@@ -292,7 +291,7 @@ func crc32IEEE(s string) uint32 { return crc32.ChecksumIEEE([]byte(s)) }
 // to the broker chosen for a bundle nobody owns — and produces and consumes on each.
 func TestClusterHTTPLookup(t *testing.T) {
 	c := harness.StartCluster(t, harness.ClusterOptions{Bookies: 3, Brokers: 2, Dir: testDir(t)})
-	ctx := testenv.Context(t, 2*time.Minute)
+	ctx := testCtx(t)
 	client := newClient(t, c.Brokers[0].HTTPURL)
 	// Until both brokers served a topic (at most 40 topics: the 4 bundles of
 	// public/default go to the least-loaded broker, so both get some).

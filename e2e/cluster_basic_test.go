@@ -29,7 +29,7 @@ import (
 func TestClusterProduceConsume(t *testing.T) {
 	seed := testenv.Seed(t)
 	c := harness.StartCluster(t, harness.ClusterOptions{Bookies: 3, Brokers: 2, Dir: testDir(t)})
-	ctx := testenv.Context(t, 3*time.Minute)
+	ctx := testCtx(t)
 	client := newClient(t, c.ServiceURL())
 	topic := uniqueTopic(t)
 

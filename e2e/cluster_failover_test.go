@@ -53,7 +53,7 @@ func startFailoverRig(t *testing.T) *failoverRig {
 	t.Helper()
 	seed := testenv.Seed(t)
 	c := harness.StartCluster(t, harness.ClusterOptions{Bookies: 3, Brokers: 2, LeaseTTL: failoverTTL, Dir: testDir(t)})
-	ctx := testenv.Context(t, 4*time.Minute)
+	ctx := testCtx(t)
 
 	adm, err := pulsaradmin.NewClient(&pulsaradmin.Config{WebServiceURL: c.Brokers[0].HTTPURL})
 	if err != nil {

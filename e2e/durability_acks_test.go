@@ -15,7 +15,6 @@ import (
 
 	"github.com/strata-io/strata/broker/managedledger/cursor"
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 )
 
@@ -101,7 +100,7 @@ func TestDurabilityAcksSurviveKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 	plain, batched := uniqueTopic(t), uniqueTopic(t)+"-batched"
 
 	c := newClient(t, s.PulsarURL)
@@ -269,7 +268,7 @@ func keys(m map[string]bool) []string {
 // (recreated at Latest it would skip them).
 func TestDurabilitySubscriptionSurvivesKill(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
-	ctx := testenv.Context(t, 60*time.Second)
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 	c := newClient(t, s.PulsarURL)
 	cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "latest"})

@@ -11,7 +11,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // ackedLog records what the producers were told is stored.
@@ -42,7 +41,7 @@ func (l *ackedLog) done(payload string, err error) {
 // stored but not acknowledged before the kill); the test reports how many.
 func TestDurabilityKillWhileProducing(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
-	ctx := testenv.Context(t, 180*time.Second)
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 	c := newClient(t, s.PulsarURL)
 

@@ -17,7 +17,6 @@ import (
 	pb "github.com/strata-io/strata/proto/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // rawConn is a bare TCP connection to the broker, speaking frames by hand.
@@ -294,7 +293,7 @@ func TestMessagingBadInput(t *testing.T) {
 		// hold up the topic's other producers (their receipts come from the same
 		// managed-ledger callback goroutine).
 		c := newClient(t, url)
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		flooded, shared := uniqueTopic(t), uniqueTopic(t)
 		fp := newProducer(t, c, pulsar.ProducerOptions{Topic: flooded, DisableBatching: true})
 		body := bytes.Repeat([]byte("f"), 4<<10)
@@ -348,7 +347,7 @@ func TestMessagingBadInput(t *testing.T) {
 		// dispatching to the other consumer (Pulsar skips a consumer whose connection is
 		// not writable).
 		c := newClient(t, url)
-		ctx := testenv.Context(t, 90*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		normal := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared})
 
@@ -396,7 +395,7 @@ func TestMessagingBadInput(t *testing.T) {
 	// The broker is still up and serves a normal client.
 	t.Run("normal-client-still-works", func(t *testing.T) {
 		c := newClient(t, url)
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
 		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic})

@@ -9,7 +9,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestMessagingClientFeatures: what else an everyday pulsar-client-go program does —
@@ -21,7 +20,7 @@ func TestMessagingClientFeatures(t *testing.T) {
 	c := newClient(t, s.PulsarURL)
 
 	t.Run("schemas", func(t *testing.T) {
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		type rec struct {
 			ID   int    `json:"id"`
 			Name string `json:"name"`
@@ -74,7 +73,7 @@ func TestMessagingClientFeatures(t *testing.T) {
 	})
 
 	t.Run("unsubscribe", func(t *testing.T) {
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
@@ -99,7 +98,7 @@ func TestMessagingClientFeatures(t *testing.T) {
 	})
 
 	t.Run("producer-access-modes", func(t *testing.T) {
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		excl := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, ProducerAccessMode: pulsar.ProducerAccessModeExclusive})
 		if _, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic}); err == nil || !strings.Contains(err.Error(), "ProducerBusy") {
@@ -179,7 +178,7 @@ func TestMessagingClientFeatures(t *testing.T) {
 		// With batch-index acks, a cumulative ack of the third message of a batch
 		// acknowledges the entries before and indexes 0..2 of that batch; a new consumer
 		// gets only the rest of it.
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxPublishDelay: time.Second})
 		send(t, ctx, prod, "first")
@@ -209,7 +208,7 @@ func TestMessagingClientFeatures(t *testing.T) {
 
 	t.Run("zero-queue-consumer", func(t *testing.T) {
 		// FLOW 1 per Receive.
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", EnableZeroQueueConsumer: true,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
@@ -223,7 +222,7 @@ func TestMessagingClientFeatures(t *testing.T) {
 	t.Run("delayed-delivery-shared", func(t *testing.T) {
 		t.Skip("not yet: delayed delivery (deliver_at_time) is not modelled by broker/dispatch, " +
 			"so a DeliverAfter message arrives at once; see docs/compatibility.md")
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})

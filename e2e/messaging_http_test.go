@@ -9,7 +9,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestMessagingHTTPServiceURL: a client whose service URL is the broker's http:// address
@@ -19,7 +18,7 @@ import (
 func TestMessagingHTTPServiceURL(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	c := newClient(t, s.HTTPURL)
-	ctx := testenv.Context(t, 90*time.Second)
+	ctx := testCtx(t)
 
 	t.Run("produce-consume", func(t *testing.T) {
 		topic := uniqueTopic(t)

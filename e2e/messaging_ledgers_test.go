@@ -7,7 +7,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestMessagingAcrossLedgers: a restart puts a topic's later messages in a new ledger.
@@ -24,7 +23,7 @@ func TestMessagingAcrossLedgers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 	p1 := newProducer(t, c1, pulsar.ProducerOptions{Topic: topic, BatchingMaxPublishDelay: time.Second})
 	var ids []pulsar.MessageID
 	for _, a := range []string{"A0", "A1", "A2"} {

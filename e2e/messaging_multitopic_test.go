@@ -10,7 +10,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestMessagingMultiTopic: a consumer of an explicit topic list, and a regex consumer
@@ -21,7 +20,7 @@ import (
 func TestMessagingMultiTopic(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 
 	t.Run("topic-list", func(t *testing.T) {
 		a, b := uniqueTopic(t), uniqueTopic(t)

@@ -8,7 +8,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestMessagingNackAndDeadLetter: on a Shared subscription a negatively acknowledged
@@ -21,7 +20,7 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 	c := newClient(t, s.PulsarURL)
 
 	t.Run("nack-redelivers-one-message", func(t *testing.T) {
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, NackRedeliveryDelay: 100 * time.Millisecond})
@@ -59,7 +58,7 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 	// comes back.
 	for _, batchIndexAck := range []bool{false, true} {
 		t.Run(fmt.Sprintf("nack-in-batch/batch-index-ack=%v", batchIndexAck), func(t *testing.T) {
-			ctx := testenv.Context(t, 60*time.Second)
+			ctx := testCtx(t)
 			topic := uniqueTopic(t)
 			cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 				SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, NackRedeliveryDelay: 100 * time.Millisecond,
@@ -105,7 +104,7 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 	t.Run("exclusive-nack-rewinds", func(t *testing.T) {
 		// Exclusive and Failover redeliver by rewinding to the first unacknowledged
 		// message; Pulsar keeps no redelivery count for them.
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, NackRedeliveryDelay: 100 * time.Millisecond,
@@ -140,7 +139,7 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 	t.Run("shared-consumer-closes-with-unacked", func(t *testing.T) {
 		// Messages a Shared consumer held unacknowledged when it left go to the other
 		// consumer, and that is not a redelivery the DLQ counts.
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		first := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
@@ -168,7 +167,7 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 	})
 
 	t.Run("dead-letter-after-max-deliveries", func(t *testing.T) {
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		dlqTopic := topic + "-DLQ"
 		const maxDeliveries = 3

@@ -11,7 +11,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestMessagingPartitioned: a partitioned topic created with the admin REST API
@@ -23,7 +22,7 @@ import (
 func TestMessagingPartitioned(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 
 	t.Run("rest", func(t *testing.T) {
 		topic := uniqueTopic(t)

@@ -9,7 +9,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestMessagingProduceConsume: every codec pulsar-client-go v0.19.0 offers (NONE, LZ4,
@@ -33,7 +32,7 @@ func TestMessagingProduceConsume(t *testing.T) {
 	for _, codec := range codecs {
 		for _, batching := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/batching=%v", codec.name, batching), func(t *testing.T) {
-				ctx := testenv.Context(t, 60*time.Second)
+				ctx := testCtx(t)
 				topic := uniqueTopic(t)
 				cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 					SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
@@ -115,7 +114,7 @@ func TestMessagingProduceConsume(t *testing.T) {
 	t.Run("largest-unchunked-message", func(t *testing.T) {
 		// Just under max_message_size (5 MiB) with its metadata: one SEND and one
 		// MESSAGE frame near the frame limit.
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
@@ -134,7 +133,7 @@ func TestMessagingProduceConsume(t *testing.T) {
 	t.Run("many-batches-past-the-receiver-queue", func(t *testing.T) {
 		// 5000 messages in batches against a 1000-message receiver queue: permits count
 		// messages, a batch may overshoot them, and delivery resumes with each FLOW.
-		ctx := testenv.Context(t, 120*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
@@ -153,7 +152,7 @@ func TestMessagingProduceConsume(t *testing.T) {
 	})
 
 	t.Run("empty-payload-with-properties", func(t *testing.T) {
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
@@ -173,7 +172,7 @@ func TestMessagingProduceConsume(t *testing.T) {
 	t.Run("chunked-at-max-message-size", func(t *testing.T) {
 		// Without ChunkMaxMessageSize each chunk fills max_message_size (5 MiB) less its
 		// metadata: SEND and MESSAGE frames right at the frame limit.
-		ctx := testenv.Context(t, 90*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
@@ -192,7 +191,7 @@ func TestMessagingProduceConsume(t *testing.T) {
 	t.Run("chunked-compressed", func(t *testing.T) {
 		// Chunks of a compressed message: the consumer reassembles, then decompresses
 		// with the last chunk's metadata.
-		ctx := testenv.Context(t, 90*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
@@ -211,7 +210,7 @@ func TestMessagingProduceConsume(t *testing.T) {
 	})
 
 	t.Run("chunked-3MiB", func(t *testing.T) {
-		ctx := testenv.Context(t, 90*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})

@@ -7,7 +7,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestMessagingReaders: readers start at Earliest, Latest (exclusive and inclusive) and
@@ -20,7 +19,7 @@ func TestMessagingReaders(t *testing.T) {
 	c := newClient(t, s.PulsarURL)
 
 	t.Run("empty-topic", func(t *testing.T) {
-		ctx := testenv.Context(t, 30*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
 		if r.HasNext() {
@@ -53,7 +52,7 @@ func TestMessagingReaders(t *testing.T) {
 	})
 
 	t.Run("unbatched", func(t *testing.T) {
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 		payloads := numbered("u", 0, 10)
@@ -135,7 +134,7 @@ func TestMessagingReaders(t *testing.T) {
 	})
 
 	t.Run("batched", func(t *testing.T) {
-		ctx := testenv.Context(t, 60*time.Second)
+		ctx := testCtx(t)
 		topic := uniqueTopic(t)
 		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxPublishDelay: time.Second})
 		payloads := numbered("b", 0, 5)

@@ -7,7 +7,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestMessagingSeek: a durable consumer that consumed and acknowledged everything seeks
@@ -18,7 +17,7 @@ import (
 func TestMessagingSeek(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 
 	topic := uniqueTopic(t)
 	prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})

@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // scrape is one parsed /metrics page: the value of each sample by name and labels.
@@ -103,7 +102,7 @@ func waitMetrics(t *testing.T, url string, what string, ok func(scrape) bool) sc
 func TestMetrics(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 90*time.Second)
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 	const produced, acked, size = 50, 20, 100
 

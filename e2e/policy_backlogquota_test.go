@@ -33,7 +33,7 @@ func TestPolicyBacklogQuota(t *testing.T) {
 	// sendUntilError sends until a send fails (the quota was enforced) and returns that
 	// error; it fails the test if the backlog grew far past the quota meanwhile.
 	sendUntilError := func(t *testing.T, p pulsar.Producer) (int, error) {
-		ctx := testenv.Context(t, 90*time.Second)
+		ctx := testCtx(t)
 		for i := 0; ; i++ {
 			if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: payload}); err != nil {
 				return i, err
@@ -98,7 +98,7 @@ func TestPolicyBacklogQuota(t *testing.T) {
 	t.Run("consumer_backlog_eviction", func(t *testing.T) {
 		topic := setup(t, "qeviction", utils.ConsumerBacklogEviction)
 		p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-		ctx := testenv.Context(t, 90*time.Second)
+		ctx := testCtx(t)
 		const n = 40 // ~41 kB: four times the quota; producers are never blocked
 		for i := range n {
 			if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: append(fmt.Appendf(nil, "m%02d:", i), payload...)}); err != nil {
@@ -128,7 +128,7 @@ func TestPolicyBacklogQuota(t *testing.T) {
 // number of acknowledged sends and the first error.
 func sendAsyncUntilError(t *testing.T, p pulsar.Producer, payload []byte) (int, error) {
 	t.Helper()
-	ctx := testenv.Context(t, 90*time.Second)
+	ctx := testCtx(t)
 	slots := make(chan struct{}, 8)
 	errs := make(chan error, 1)
 	var acked atomic.Int64

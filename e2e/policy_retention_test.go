@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
-
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestPolicyRetention: with a size retention of 1 MB, ledgers every subscription has
@@ -26,7 +23,7 @@ func TestPolicyRetention(t *testing.T) {
 	}
 	retained := uniqueTopicIn(t, ns)
 	control := uniqueTopic(t) // public/default: Pulsar's default of none
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 	payload := bytes.Repeat([]byte("r"), 100_000) // 5 entries a ledger: 500 kB
 
 	// produceAndConsume sends n entries and acknowledges them all on subscription "s".

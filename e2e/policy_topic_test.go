@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
-
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestPolicyTopicOverride: topic-level policies set through pulsaradmin win over the
@@ -19,7 +17,7 @@ func TestPolicyTopicOverride(t *testing.T) {
 	ns := e.namespace(t, "topic-override")
 	topic := uniqueTopicIn(t, ns)
 	tn := adminTopicName(t, topic)
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 	if err := e.adm.Namespaces().SetNamespaceMessageTTL(ns, 3600); err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,8 @@ package e2e
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
-
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestPolicyMessageTTL: a TTL set on the namespace while its topic is open (the broker
@@ -18,7 +15,7 @@ func TestPolicyMessageTTL(t *testing.T) {
 	e := startPolicyEnv(t)
 	ns := e.namespace(t, "ttl")
 	topic := uniqueTopicIn(t, ns)
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 	e.subscribeAndLeave(t, topic, "s")
 	p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	for i := range 12 { // across ledgers (5 entries each)

@@ -6,19 +6,17 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 func TestSmokeProduceConsume(t *testing.T) {
 	dir := t.TempDir()
 	s := harness.StartStandalone(t, dir)
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 60*time.Second)
+	ctx := testCtx(t)
 
 	cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: "smoke", SubscriptionName: "s", SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
 	prod := newProducer(t, c, pulsar.ProducerOptions{Topic: "smoke"})

@@ -33,7 +33,7 @@ import (
 // written). Started again with the same id it exits non-zero naming the cookie problem,
 // and leaves nothing behind; with its real data dir back, it starts and serves.
 func TestStorageWipedDataDirRefused(t *testing.T) {
-	ctx, seed := testenv.Context(t, storageFailsafe), testenv.Seed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	c := newStorageCluster(t, 1)
 	b := c.bookies["bookie-1"]
 
@@ -119,7 +119,7 @@ func TestStorageWipedDataDirRefused(t *testing.T) {
 // bookie refuses to serve the entry as data (DataLoss, CORRUPT_ENTRY) while serving its
 // other entries, and the ledger client reads the right bytes from the other replica.
 func TestStorageCorruptReplicaFallsBack(t *testing.T) {
-	ctx, seed := testenv.Context(t, storageFailsafe), testenv.Seed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	c := newStorageCluster(t, 2)
 	cl := c.client()

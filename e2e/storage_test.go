@@ -28,10 +28,6 @@ import (
 	"github.com/strata-io/strata/metadata/metadatatest"
 )
 
-// storageFailsafe bounds each storage test. Nothing waits on time otherwise: every
-// wait is for an event (an acknowledgement count, a process exit, an RPC's answer).
-const storageFailsafe = 3 * time.Minute
-
 // storagePayload is the content of entry id in a test with this seed: ~1 KiB (768 to
 // 1279 bytes), starting with the id in text and then pseudo-random bytes. Deriving it
 // from (seed, id) lets a test say exactly which bytes a writer sent under each id.

@@ -3,12 +3,10 @@ package e2e
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestSubscriptionExclusiveConsumerBusy: an Exclusive subscription takes one consumer;
@@ -18,7 +16,7 @@ import (
 func TestSubscriptionExclusiveConsumerBusy(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 60*time.Second)
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 
 	opts := pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "ex", Type: pulsar.Exclusive,

@@ -9,7 +9,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestSubscriptionFailoverHandover: on a non-partitioned topic the first consumer to
@@ -20,7 +19,7 @@ import (
 func TestSubscriptionFailoverHandover(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 60*time.Second)
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 
 	evA, evB := newEventRecorder("a"), newEventRecorder("b")
@@ -89,7 +88,7 @@ func TestSubscriptionFailoverHandover(t *testing.T) {
 func TestSubscriptionFailoverPartitioned(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 60*time.Second)
+	ctx := testCtx(t)
 	name := uniqueTopic(t)
 	const partitions = 3
 	createPartitioned(t, s.HTTPURL, name, partitions)
@@ -163,7 +162,7 @@ func TestSubscriptionFailoverPartitioned(t *testing.T) {
 func TestSubscriptionFailoverPartitionedSwitch(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 60*time.Second)
+	ctx := testCtx(t)
 	name := uniqueTopic(t)
 	createPartitioned(t, s.HTTPURL, name, 2)
 	p0, p1 := name+"-partition-0", name+"-partition-1"

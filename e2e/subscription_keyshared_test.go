@@ -138,7 +138,7 @@ func runKeyShared(t *testing.T, n int, batched bool, steps []keySharedStep) map[
 	rng := testenv.Rand(t)
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 120*time.Second)
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 	const keys = 32
 
@@ -293,7 +293,7 @@ func runKeyShared(t *testing.T, n int, batched bool, steps []keySharedStep) map[
 func TestSubscriptionKeySharedStickyOverlap(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 60*time.Second)
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 
 	sticky := func(name string, ranges ...int) (pulsar.Consumer, error) {
@@ -372,7 +372,7 @@ func stickyHash(key string) uint32 {
 func TestSubscriptionKeySharedStalledConsumer(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 60*time.Second)
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 	sub := func(name string, queue int, ranges ...int) pulsar.Consumer {
 		pol, err := pulsar.NewKeySharedPolicySticky(ranges)

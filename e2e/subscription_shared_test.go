@@ -10,7 +10,6 @@ import (
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
-	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestSubscriptionSharedRoundRobin: a Shared subscription spreads messages over its
@@ -20,7 +19,7 @@ import (
 func TestSubscriptionSharedRoundRobin(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 90*time.Second)
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 
 	var cons []pulsar.Consumer
@@ -132,7 +131,7 @@ func counts(m map[string][]string) string {
 func TestSubscriptionSharedBatchIndexHandover(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx := testenv.Context(t, 60*time.Second)
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 	sub := func(name string) pulsar.Consumer {
 		return subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared,

@@ -169,45 +169,43 @@ func TestMessagingProduceConsume(t *testing.T) {
 		}
 	})
 
-	t.Run("chunked-at-max-message-size", func(t *testing.T) {
+	// A chunked message comes back whole, byte for byte.
+	for _, tc := range []struct {
+		name    string
+		opts    pulsar.ProducerOptions // Topic, DisableBatching and EnableChunking are set
+		payload func(t *testing.T) []byte
+	}{
 		// Without ChunkMaxMessageSize each chunk fills max_message_size (5 MiB) less its
 		// metadata: SEND and MESSAGE frames right at the frame limit.
-		ctx := testCtx(t)
-		topic := uniqueTopic(t)
-		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
-			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true, EnableChunking: true})
-		big := randomBytes(t, 12<<20)
-		if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: big}); err != nil {
-			t.Fatalf("send 12 MiB chunked: %v", err)
-		}
-		m := receive(t, ctx, cons)
-		if !bytes.Equal(m.Payload(), big) {
-			t.Fatalf("got %d bytes, want %d identical bytes", len(m.Payload()), len(big))
-		}
-		cons.Ack(m)
-	})
-
-	t.Run("chunked-compressed", func(t *testing.T) {
+		{"chunked-at-max-message-size", pulsar.ProducerOptions{},
+			func(t *testing.T) []byte { return randomBytes(t, 12<<20) }},
 		// Chunks of a compressed message: the consumer reassembles, then decompresses
-		// with the last chunk's metadata.
-		ctx := testCtx(t)
-		topic := uniqueTopic(t)
-		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
-			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true,
-			EnableChunking: true, ChunkMaxMessageSize: 256 << 10, CompressionType: pulsar.ZSTD})
-		// Half random, half repetitive: compresses, yet still needs several chunks.
-		big := append(randomBytes(t, 1<<20), bytes.Repeat([]byte("strata"), 200_000)...)
-		if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: big}); err != nil {
-			t.Fatal(err)
-		}
-		m := receive(t, ctx, cons)
-		if !bytes.Equal(m.Payload(), big) {
-			t.Fatalf("got %d bytes, want %d identical bytes", len(m.Payload()), len(big))
-		}
-		cons.Ack(m)
-	})
+		// with the last chunk's metadata. Half random, half repetitive: it compresses,
+		// yet still needs several chunks.
+		{"chunked-compressed", pulsar.ProducerOptions{ChunkMaxMessageSize: 256 << 10, CompressionType: pulsar.ZSTD},
+			func(t *testing.T) []byte {
+				return append(randomBytes(t, 1<<20), bytes.Repeat([]byte("strata"), 200_000)...)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			topic := uniqueTopic(t)
+			cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+				SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
+			opts := tc.opts
+			opts.Topic, opts.DisableBatching, opts.EnableChunking = topic, true, true
+			prod := newProducer(t, c, opts)
+			big := tc.payload(t)
+			if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: big}); err != nil {
+				t.Fatalf("send %d bytes chunked: %v", len(big), err)
+			}
+			m := receive(t, ctx, cons)
+			if !bytes.Equal(m.Payload(), big) {
+				t.Fatalf("got %d bytes, want %d identical bytes", len(m.Payload()), len(big))
+			}
+			cons.Ack(m)
+		})
+	}
 
 	t.Run("chunked-3MiB", func(t *testing.T) {
 		ctx := testCtx(t)

@@ -105,6 +105,26 @@ func (c *storageCluster) client(opts ...func(*ledger.ClientConfig)) *ledger.Clie
 // the last acknowledged entry and recovery has a tail to read forward and re-write.
 func noExplicitLAC(cfg *ledger.ClientConfig) { cfg.ExplicitLACDelay = -1 }
 
+// writeClosed creates a ledger with opts, writes entries 0..n-1 of seed through it (32
+// in flight) and closes it, failing the test unless every add was acknowledged. It
+// returns the ledger's id.
+func (c *storageCluster) writeClosed(ctx context.Context, opts ledger.CreateOptions, seed uint64, n int64) int64 {
+	c.t.Helper()
+	cl := c.client()
+	defer cl.Close()
+	w, err := cl.Create(ctx, opts)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if acked, _, failures := startPipeline(ctx, c.t, w, seed, n, 32, nil).wait(ctx); acked != n || len(failures) > 0 {
+		c.t.Fatalf("%d of %d acknowledged: %v", acked, n, errors.Join(failures...))
+	}
+	if err := w.Close(ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	return w.ID()
+}
+
 // meta reads a ledger's metadata straight from etcd.
 func (c *storageCluster) meta(ctx context.Context, id int64) *ledger.Metadata {
 	c.t.Helper()

@@ -37,7 +37,8 @@ func uniqueTopic(t *testing.T) string {
 }
 
 // uniqueTopicIn is a fresh persistent topic in namespace ns (tenant/namespace) named
-// after the test.
+// after the test. The random suffix only keeps names apart; it is not test data, so it
+// does not come from the test's seed.
 func uniqueTopicIn(t *testing.T, ns string) string {
 	t.Helper()
 	name := strings.ToLower(topicUnsafe.ReplaceAllString(t.Name(), "-"))

@@ -18,8 +18,10 @@ import (
 	"github.com/strata-io/strata/metadata"
 )
 
-// cursorRecord is the part of a durable cursor's etcd record (broker/managedledger,
-// docs/format) that says what is persisted: the snapshot of its acknowledgement state.
+// cursorRecord is the part of a durable cursor's etcd record at
+// ROOT/managed-ledgers/<topic>/cursors/<subscription> (docs/format/metadata.md) that
+// says what is persisted: the snapshot of its acknowledgement state
+// (docs/format/cursor.md).
 type cursorRecord struct {
 	Snapshot       string `json:"snapshot"`       // cursor.State.Marshal, base64
 	SnapshotLedger int64  `json:"snapshotLedger"` // set instead for a large snapshot

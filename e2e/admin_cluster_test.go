@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
@@ -63,12 +61,8 @@ func TestAdminBrokersBookiesLastMessageID(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	prod, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	prod := newProducer(t, client, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	ctx := testCtx(t)
 	var last pulsar.MessageID
 	for i := 0; i < 3; i++ {
 		if last, err = prod.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("m")}); err != nil {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -57,8 +58,14 @@ func adminEventually(t *testing.T, what string, cond func() (bool, string)) {
 	}
 }
 
-// rawAdmin sends a raw request and returns the status and body.
+// rawAdmin sends a raw request with a JSON body and returns the status and body.
 func rawAdmin(t *testing.T, method, url, body string) (int, string) {
+	t.Helper()
+	return rawAdminAs(t, method, url, "application/json", body)
+}
+
+// rawAdminAs is rawAdmin with the body's content type.
+func rawAdminAs(t *testing.T, method, url, contentType, body string) (int, string) {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -68,7 +75,7 @@ func rawAdmin(t *testing.T, method, url, body string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
@@ -76,4 +83,15 @@ func rawAdmin(t *testing.T, method, url, body string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// createPartitioned creates a partitioned topic of n partitions through the admin REST
+// API, with the bare-integer body pulsar-client-go's tests send.
+func createPartitioned(t *testing.T, httpURL, topic string, n int) {
+	t.Helper()
+	path := strings.TrimPrefix(topic, "persistent://")
+	code, body := rawAdmin(t, http.MethodPut, httpURL+"/admin/v2/persistent/"+path+"/partitions", fmt.Sprint(n))
+	if code/100 != 2 {
+		t.Fatalf("create partitioned topic %s: HTTP %d %s", topic, code, body)
+	}
 }

@@ -97,7 +97,7 @@ func TestAdminPolicies(t *testing.T) {
 	// Enforced: one producer per topic.
 	c := newClient(t, s.PulsarURL)
 	topic := "persistent://" + name + "/limited"
-	msgProducer(t, c, pulsar.ProducerOptions{Topic: topic})
+	newProducer(t, c, pulsar.ProducerOptions{Topic: topic})
 	if p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, SendTimeout: 5 * time.Second}); err == nil {
 		p.Close()
 		t.Fatal("second producer admitted with maxProducersPerTopic=1")

@@ -19,9 +19,9 @@ func TestAdminStatsRates(t *testing.T) {
 	c := newClient(t, s.PulsarURL)
 	const topic = "persistent://public/default/stats-rates"
 	tn := adminTopicName(t, topic)
-	ctx := msgCtx(t, 120*time.Second)
-	cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "rates"})
-	p := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	ctx := testCtx(t)
+	cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "rates"})
+	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 
 	const rate = 50 // messages per second, 100 bytes each
 	payload := make([]byte, 100)

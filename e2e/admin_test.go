@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
@@ -90,16 +89,16 @@ func TestAdminTopicsSubscriptions(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	adm := newAdmin(t, s.HTTPURL)
 	c := newClient(t, s.PulsarURL)
-	ctx := msgCtx(t, 120*time.Second)
-	full := msgTopic(t, "adm")
+	ctx := testCtx(t)
+	full := uniqueTopic(t)
 	tn := adminTopicName(t, full)
 
-	cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: full, SubscriptionName: "sub", Type: pulsar.Shared,
+	cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: full, SubscriptionName: "sub", Type: pulsar.Shared,
 		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-	prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: full, DisableBatching: true, Name: "p1"})
+	prod := newProducer(t, c, pulsar.ProducerOptions{Topic: full, DisableBatching: true, Name: "p1"})
 	const n = 10
-	payloads := msgPayloads("m", n)
-	ids := msgSend(t, ctx, prod, payloads...)
+	payloads := numbered("m", 0, n)
+	ids := send(t, ctx, prod, payloads...)
 	acked := map[int]bool{0: true, 1: true, 2: true, 6: true}
 	for i := 0; i < n; i++ {
 		m, err := cons.Receive(ctx)
@@ -294,8 +293,8 @@ func TestAdminPartitioned(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	adm := newAdmin(t, s.HTTPURL)
 	c := newClient(t, s.PulsarURL)
-	ctx := msgCtx(t, 90*time.Second)
-	full := msgTopic(t, "admp")
+	ctx := testCtx(t)
+	full := uniqueTopic(t)
 	tn := adminTopicName(t, full)
 	if err := adm.Topics().Create(tn, 2); err != nil {
 		t.Fatal(err)
@@ -309,7 +308,7 @@ func TestAdminPartitioned(t *testing.T) {
 	if md, err := adm.Topics().GetMetadata(tn); err != nil || md.Partitions != 3 {
 		t.Fatalf("metadata: %+v %v", md, err)
 	}
-	prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: full, DisableBatching: true})
+	prod := newProducer(t, c, pulsar.ProducerOptions{Topic: full, DisableBatching: true})
 	for i := 0; i < 9; i++ {
 		if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Key: fmt.Sprint(i), Payload: []byte("x")}); err != nil {
 			t.Fatal(err)

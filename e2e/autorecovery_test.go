@@ -21,6 +21,7 @@ import (
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/bookie/registry"
 	"github.com/strata-io/strata/e2e/harness"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 	"github.com/strata-io/strata/metadata/metadatatest"
 )
@@ -254,7 +255,7 @@ func TestAutoRecoveryBookieKilled(t *testing.T) {
 }
 
 func testBookieKilled(t *testing.T, killLeader bool) {
-	ctx, seed := storageCtx(t), storageSeed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 2))
 	c := newRecoveryCluster(t, 4)
 	cl := c.client()
@@ -319,7 +320,7 @@ func testBookieKilled(t *testing.T, killLeader bool) {
 // is then on Qw bookies that are not it. The bookie stays up until the operator stops
 // it.
 func TestAutoRecoveryDecommission(t *testing.T) {
-	ctx, seed := storageCtx(t), storageSeed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	c := newRecoveryCluster(t, 4)
 	cl := c.client()

@@ -57,8 +57,7 @@ func lookupURL(t *testing.T, b *harness.Broker, topic string) string {
 
 func TestClusterAdmin(t *testing.T) {
 	c := harness.StartCluster(t, harness.ClusterOptions{Bookies: 3, Brokers: 2, Dir: testDir(t)})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testCtx(t)
 	b1, b2 := c.Brokers[0], c.Brokers[1]
 	adm1, adm2 := adminOf(t, b1), adminOf(t, b2)
 
@@ -86,11 +85,8 @@ func TestClusterAdmin(t *testing.T) {
 	topics := make([]string, 8)
 	owners := map[string]string{}
 	for i := range topics {
-		topics[i] = fmt.Sprintf("persistent://public/default/admin-%d-%d", i, time.Now().UnixNano())
-		p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topics[i]})
-		if err != nil {
-			t.Fatal(err)
-		}
+		topics[i] = uniqueTopic(t)
+		p := newProducer(t, client, pulsar.ProducerOptions{Topic: topics[i]})
 		for j := 0; j < 3; j++ {
 			if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("m")}); err != nil {
 				t.Fatal(err)
@@ -190,7 +186,7 @@ func TestClusterAdmin(t *testing.T) {
 
 	// Partitioned topic spread over both brokers: stats aggregate all partitions,
 	// delete removes them all, whichever broker is asked.
-	base := fmt.Sprintf("persistent://public/default/admin-parts-%d", time.Now().UnixNano())
+	base := uniqueTopic(t)
 	btn, err := utils.GetTopicName(base)
 	if err != nil {
 		t.Fatal(err)
@@ -198,12 +194,9 @@ func TestClusterAdmin(t *testing.T) {
 	if err := adm1.Topics().Create(*btn, 6); err != nil {
 		t.Fatal(err)
 	}
-	p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: base, MessageRouter: func(m *pulsar.ProducerMessage, _ pulsar.TopicMetadata) int {
+	p := newProducer(t, client, pulsar.ProducerOptions{Topic: base, MessageRouter: func(m *pulsar.ProducerMessage, _ pulsar.TopicMetadata) int {
 		return int(m.Payload[0]) % 6
 	}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i := 0; i < 6; i++ {
 		if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: []byte{byte(i)}}); err != nil {
 			t.Fatal(err)
@@ -274,11 +267,8 @@ func bundleOf(t *testing.T, c *harness.Cluster, topic string) string {
 
 func sendOne(t *testing.T, ctx context.Context, client pulsar.Client, topic string) {
 	t.Helper()
-	p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, client, pulsar.ProducerOptions{Topic: topic})
+	defer p.Close() // gone before the caller goes on
 	if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("again")}); err != nil {
 		t.Fatal(err)
 	}
@@ -301,22 +291,15 @@ func crc32IEEE(s string) uint32 { return crc32.ChecksumIEEE([]byte(s)) }
 // to the broker chosen for a bundle nobody owns — and produces and consumes on each.
 func TestClusterHTTPLookup(t *testing.T) {
 	c := harness.StartCluster(t, harness.ClusterOptions{Bookies: 3, Brokers: 2, Dir: testDir(t)})
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testCtx(t)
 	client := newClient(t, c.Brokers[0].HTTPURL)
 	// Until both brokers served a topic (at most 40 topics: the 4 bundles of
 	// public/default go to the least-loaded broker, so both get some).
 	served := map[string]int{}
 	for i := 0; i < 40 && (len(served) < 2 || i < 8); i++ {
-		topic := fmt.Sprintf("persistent://public/default/http-lookup-%d-%d", i, time.Now().UnixNano())
-		cons, err := client.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
-		if err != nil {
-			t.Fatalf("subscribe %s through %s: %v", topic, c.Brokers[0].HTTPURL, err)
-		}
-		p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: topic})
-		if err != nil {
-			t.Fatal(err)
-		}
+		topic := uniqueTopic(t)
+		cons := subscribe(t, client, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
+		p := newProducer(t, client, pulsar.ProducerOptions{Topic: topic})
 		if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: []byte(topic)}); err != nil {
 			t.Fatal(err)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/strata-io/strata/e2e/harness"
 	"github.com/strata-io/strata/e2e/harness/queuecheck"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 )
 
@@ -26,10 +27,9 @@ import (
 // topic. Every acknowledged message is delivered, nothing else is, and each
 // producer's messages come in send order.
 func TestClusterProduceConsume(t *testing.T) {
-	seed := storageSeed(t)
+	seed := testenv.Seed(t)
 	c := harness.StartCluster(t, harness.ClusterOptions{Bookies: 3, Brokers: 2, Dir: testDir(t)})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testCtx(t)
 	client := newClient(t, c.ServiceURL())
 	topic := uniqueTopic(t)
 

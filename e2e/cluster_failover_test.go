@@ -24,6 +24,7 @@ import (
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/e2e/harness"
 	"github.com/strata-io/strata/e2e/harness/queuecheck"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // failoverTTL is the brokers' lease TTL in these tests: short, so that a takeover is
@@ -50,10 +51,9 @@ type failoverRig struct {
 
 func startFailoverRig(t *testing.T) *failoverRig {
 	t.Helper()
-	seed := storageSeed(t)
+	seed := testenv.Seed(t)
 	c := harness.StartCluster(t, harness.ClusterOptions{Bookies: 3, Brokers: 2, LeaseTTL: failoverTTL, Dir: testDir(t)})
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	t.Cleanup(cancel)
+	ctx := testCtx(t)
 
 	adm, err := pulsaradmin.NewClient(&pulsaradmin.Config{WebServiceURL: c.Brokers[0].HTTPURL})
 	if err != nil {
@@ -383,10 +383,7 @@ func TestClusterBookieAddedUnderLoad(t *testing.T) {
 	defer client.Close()
 	var fresh []int64
 	for i := 0; i < 11; i++ {
-		p, err := client.CreateProducer(pulsar.ProducerOptions{Topic: fmt.Sprintf("%s-new-%d", r.topic, i)})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p := newProducer(t, client, pulsar.ProducerOptions{Topic: fmt.Sprintf("%s-new-%d", r.topic, i)})
 		if _, err := p.Send(r.ctx, &pulsar.ProducerMessage{Payload: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}

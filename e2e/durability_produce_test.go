@@ -15,11 +15,10 @@ import (
 
 // ackedLog records what the producers were told is stored.
 type ackedLog struct {
-	mu     sync.Mutex
-	acked  map[string]bool
-	errs   map[string]int
-	count  atomic.Int64
-	notify chan struct{}
+	mu    sync.Mutex
+	acked map[string]bool
+	errs  map[string]int
+	count counter // distinct payloads acknowledged
 }
 
 func (l *ackedLog) done(payload string, err error) {
@@ -31,23 +30,7 @@ func (l *ackedLog) done(payload string, err error) {
 	}
 	if !l.acked[payload] {
 		l.acked[payload] = true
-		l.count.Add(1)
-		select {
-		case l.notify <- struct{}{}:
-		default:
-		}
-	}
-}
-
-// waitCount blocks until at least n sends were acknowledged.
-func (l *ackedLog) waitCount(ctx context.Context, t *testing.T, n int64) {
-	t.Helper()
-	for l.count.Load() < n {
-		select {
-		case <-l.notify:
-		case <-ctx.Done():
-			t.Fatalf("only %d of %d sends acknowledged: %v", l.count.Load(), n, ctx.Err())
-		}
+		l.count.add(1)
 	}
 }
 
@@ -58,30 +41,22 @@ func (l *ackedLog) waitCount(ctx context.Context, t *testing.T, n int64) {
 // stored but not acknowledged before the kill); the test reports how many.
 func TestDurabilityKillWhileProducing(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
-	ctx, cancel := context.WithTimeout(context.Background(), 180*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 	c := newClient(t, s.PulsarURL)
 
 	// The subscription that checks the result exists from the start and acknowledges
 	// nothing until the end, so it holds every entry (a ledger every subscription has
 	// consumed may be deleted, and "live" below consumes everything).
-	check, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "check",
+	check := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "check",
 		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-	if err != nil {
-		t.Fatal(err)
-	}
 	check.Close()
 
 	// A consumer stays subscribed through the kill, acknowledging what it receives: it
 	// reconnects by itself and must end up with every acknowledged message too (acks it
 	// sent within the last flush interval before the kill may bring duplicates).
-	live, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "live", Type: pulsar.Shared,
+	live := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "live", Type: pulsar.Shared,
 		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer live.Close()
 	liveCtx, stopLive := context.WithCancel(ctx)
 	liveDone := make(chan struct{})
 	var liveMu sync.Mutex
@@ -105,18 +80,15 @@ func TestDurabilityKillWhileProducing(t *testing.T) {
 		}
 	}()
 
-	log := &ackedLog{acked: map[string]bool{}, errs: map[string]int{}, notify: make(chan struct{}, 1)}
+	log := &ackedLog{acked: map[string]bool{}, errs: map[string]int{}}
 	const producers = 3
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var sent atomic.Int64
 	var prods []pulsar.Producer
 	for i := 0; i < producers; i++ {
-		p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, Name: fmt.Sprintf("p%d", i),
+		p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, Name: fmt.Sprintf("p%d", i),
 			BatchingMaxPublishDelay: 5 * time.Millisecond, BatchingMaxMessages: 50, SendTimeout: 60 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
 		prods = append(prods, p)
 		wg.Add(1)
 		go func() {
@@ -135,13 +107,13 @@ func TestDurabilityKillWhileProducing(t *testing.T) {
 		}()
 	}
 
-	log.waitCount(ctx, t, 3000)
+	log.count.waitFor(ctx, t, 3000, "sends acknowledged")
 	s.Kill() // SIGKILL mid-stream: sends are in flight on every producer
-	atKill := log.count.Load()
+	atKill := log.count.load()
 	s.Restart()
 	// The producers reconnect and resend what was pending; wait until sends are being
 	// acknowledged again.
-	log.waitCount(ctx, t, atKill+2000)
+	log.count.waitFor(ctx, t, atKill+2000, "sends acknowledged")
 	close(stop)
 	wg.Wait()
 	for _, p := range prods {
@@ -161,11 +133,7 @@ func TestDurabilityKillWhileProducing(t *testing.T) {
 	t.Logf("sent %d, acknowledged %d (%d before the kill), failed %v", sent.Load(), len(want), atKill, errs)
 
 	c2 := newClient(t, s.PulsarURL)
-	cons, err := c2.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "check"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
+	cons := subscribe(t, c2, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "check"})
 	seen := map[string]int{}
 	missing := len(want)
 	dups, unackedStored := 0, 0

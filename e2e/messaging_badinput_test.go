@@ -26,7 +26,8 @@ type rawConn struct {
 	r  *wire.Reader
 }
 
-func msgDialRaw(t *testing.T, pulsarURL string) *rawConn {
+// dialRaw connects a rawConn to the broker, closed at test cleanup.
+func dialRaw(t *testing.T, pulsarURL string) *rawConn {
 	t.Helper()
 	nc, err := net.DialTimeout("tcp", strings.TrimPrefix(pulsarURL, "pulsar://"), 10*time.Second)
 	if err != nil {
@@ -159,22 +160,22 @@ func TestMessagingBadInput(t *testing.T) {
 	url := s.PulsarURL
 
 	t.Run("http-request", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
 		rc.expectClosed("an HTTP request")
 	})
 	t.Run("random-garbage", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
-		rc.write(msgRandomBytes(t, 4096))
+		rc := dialRaw(t, url)
+		rc.write(randomBytes(t, 4096))
 		rc.expectClosed("random bytes")
 	})
 	t.Run("command-before-connect", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.writeCmd(wire.NewPing())
 		rc.expectClosed("PING before CONNECT")
 	})
 	t.Run("frame-over-size-limit-header", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		// Only the header: the broker must refuse on the size alone, without waiting
 		// for (or allocating) 2 GiB.
@@ -182,7 +183,7 @@ func TestMessagingBadInput(t *testing.T) {
 		rc.expectClosed("a 2 GiB frame header")
 	})
 	t.Run("frame-over-size-limit-real", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.writeCmd(&pb.BaseCommand{Type: pb.BaseCommand_PRODUCER.Enum(), Producer: &pb.CommandProducer{
 			Topic: proto.String("persistent://public/default/raw-big"), ProducerId: proto.Uint64(1), RequestId: proto.Uint64(1)}})
@@ -195,7 +196,7 @@ func TestMessagingBadInput(t *testing.T) {
 		rc.expectClosed("a SEND over the frame limit")
 	})
 	t.Run("command-size-past-frame", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		b := binary.BigEndian.AppendUint32(nil, 8)
 		b = binary.BigEndian.AppendUint32(b, 1000) // cmdSize > totalSize-4
@@ -203,13 +204,13 @@ func TestMessagingBadInput(t *testing.T) {
 		rc.expectClosed("commandSize larger than the frame")
 	})
 	t.Run("undecodable-command", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.write(rawFrame([]byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0x01}, nil))
 		rc.expectClosed("undecodable protobuf")
 	})
 	t.Run("unknown-command-type", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		cmd, err := proto.Marshal(&pb.BaseCommand{Type: pb.BaseCommand_Type(999).Enum()})
 		if err != nil {
@@ -219,7 +220,7 @@ func TestMessagingBadInput(t *testing.T) {
 		rc.expectClosed("command type 999")
 	})
 	t.Run("missing-command-body", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.write(rawFrame(mustMarshal(t, &pb.BaseCommand{Type: pb.BaseCommand_PRODUCER.Enum()}), nil))
 		rc.expectClosed("PRODUCER without its body")
@@ -227,7 +228,7 @@ func TestMessagingBadInput(t *testing.T) {
 	t.Run("server-command-from-client", func(t *testing.T) {
 		// A known command the broker never accepts from a client, with a request id:
 		// an ERROR for that request, or a close.
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.writeCmd(wire.NewPartitionedMetadataResponse(77, 3))
 		if f := rc.expectErrorOrClosed("PARTITIONED_METADATA_RESPONSE from a client", pb.BaseCommand_ERROR); f != nil {
@@ -238,7 +239,7 @@ func TestMessagingBadInput(t *testing.T) {
 		}
 	})
 	t.Run("send-before-producer", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.write(rawSend(t, 42, 7, []byte("orphan")))
 		if f := rc.expectErrorOrClosed("SEND before PRODUCER", pb.BaseCommand_SEND_ERROR); f != nil {
@@ -250,13 +251,13 @@ func TestMessagingBadInput(t *testing.T) {
 		}
 	})
 	t.Run("send-without-payload", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.write(rawFrame(mustMarshal(t, wire.NewSend(1, 1, 1)), nil))
 		rc.expectErrorOrClosed("SEND without a payload", pb.BaseCommand_SEND_ERROR)
 	})
 	t.Run("bad-checksum", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.writeCmd(&pb.BaseCommand{Type: pb.BaseCommand_PRODUCER.Enum(), Producer: &pb.CommandProducer{
 			Topic: proto.String("persistent://public/default/raw-crc"), ProducerId: proto.Uint64(1), RequestId: proto.Uint64(1)}})
@@ -272,7 +273,7 @@ func TestMessagingBadInput(t *testing.T) {
 		}
 	})
 	t.Run("hang-up-mid-frame", func(t *testing.T) {
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		full := rawSend(t, 1, 0, bytes.Repeat([]byte("x"), 1000))
 		rc.write(full[:len(full)/2])
@@ -280,7 +281,7 @@ func TestMessagingBadInput(t *testing.T) {
 	})
 	t.Run("many-connections-at-once", func(t *testing.T) {
 		for i := 0; i < 50; i++ {
-			rc := msgDialRaw(t, url)
+			rc := dialRaw(t, url)
 			rc.write([]byte{0, 0, 0})
 			rc.nc.Close()
 		}
@@ -292,9 +293,9 @@ func TestMessagingBadInput(t *testing.T) {
 		// hold up the topic's other producers (their receipts come from the same
 		// managed-ledger callback goroutine).
 		c := newClient(t, url)
-		ctx := msgCtx(t, 60*time.Second)
-		flooded, shared := msgTopic(t, "flooded"), msgTopic(t, "shared-with-stuck")
-		fp := msgProducer(t, c, pulsar.ProducerOptions{Topic: flooded, DisableBatching: true})
+		ctx := testCtx(t)
+		flooded, shared := uniqueTopic(t), uniqueTopic(t)
+		fp := newProducer(t, c, pulsar.ProducerOptions{Topic: flooded, DisableBatching: true})
 		body := bytes.Repeat([]byte("f"), 4<<10)
 		errs := make(chan error, 3000)
 		for i := 0; i < 3000; i++ {
@@ -306,13 +307,8 @@ func TestMessagingBadInput(t *testing.T) {
 			}
 		}
 
-		nc, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "pulsar://"), 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		nc.(*net.TCPConn).SetReadBuffer(4 << 10)
-		rc := &rawConn{t: t, nc: nc, r: wire.NewReader(nc, 64<<20)}
+		rc := dialRaw(t, url)
+		rc.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
 		rc.handshake()
 		rc.writeCmd(&pb.BaseCommand{Type: pb.BaseCommand_PRODUCER.Enum(), Producer: &pb.CommandProducer{
 			Topic: proto.String(shared), ProducerId: proto.Uint64(1), RequestId: proto.Uint64(1)}})
@@ -332,7 +328,7 @@ func TestMessagingBadInput(t *testing.T) {
 		// on loopback); meanwhile both connections keep sending to the shared topic, for
 		// three seconds: with the stuck connection's receipts waiting in line, each of the
 		// normal producer's sends must still complete.
-		sp := msgProducer(t, c, pulsar.ProducerOptions{Topic: shared, DisableBatching: true})
+		sp := newProducer(t, c, pulsar.ProducerOptions{Topic: shared, DisableBatching: true})
 		start := time.Now()
 		for i := 0; time.Since(start) < 3*time.Second || i < 20; i++ {
 			rc.write(rawSend(t, 1, uint64(i), []byte("stuck")))
@@ -351,17 +347,12 @@ func TestMessagingBadInput(t *testing.T) {
 		// dispatching to the other consumer (Pulsar skips a consumer whose connection is
 		// not writable).
 		c := newClient(t, url)
-		ctx := msgCtx(t, 90*time.Second)
-		topic := msgTopic(t, "stuck-shared")
-		normal := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared})
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		normal := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared})
 
-		nc, err := net.DialTimeout("tcp", strings.TrimPrefix(url, "pulsar://"), 10*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer nc.Close()
-		nc.(*net.TCPConn).SetReadBuffer(4 << 10)
-		rc := &rawConn{t: t, nc: nc, r: wire.NewReader(nc, 64<<20)}
+		rc := dialRaw(t, url)
+		rc.nc.(*net.TCPConn).SetReadBuffer(4 << 10)
 		rc.handshake()
 		rc.writeCmd(&pb.BaseCommand{Type: pb.BaseCommand_SUBSCRIBE.Enum(), Subscribe: &pb.CommandSubscribe{
 			Topic: proto.String(topic), Subscription: proto.String("s"), SubType: pb.CommandSubscribe_Shared.Enum(),
@@ -372,7 +363,7 @@ func TestMessagingBadInput(t *testing.T) {
 		rc.writeCmd(&pb.BaseCommand{Type: pb.BaseCommand_FLOW.Enum(), Flow: &pb.CommandFlow{
 			ConsumerId: proto.Uint64(1), MessagePermits: proto.Uint32(1 << 30)}})
 
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 		body := bytes.Repeat([]byte("s"), 8<<10)
 		const flood = 4000
 		errs := make(chan error, flood)
@@ -391,7 +382,7 @@ func TestMessagingBadInput(t *testing.T) {
 			prod.SendAsync(ctx, &pulsar.ProducerMessage{Payload: []byte("late")}, func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) { errs <- err })
 		}
 		for {
-			m := msgReceive(t, normal, 30*time.Second)
+			m := receive(t, ctx, normal)
 			normal.Ack(m)
 			received++
 			if string(m.Payload()) == "late" {
@@ -404,15 +395,15 @@ func TestMessagingBadInput(t *testing.T) {
 	// The broker is still up and serves a normal client.
 	t.Run("normal-client-still-works", func(t *testing.T) {
 		c := newClient(t, url)
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "after-bad-input")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic})
-		payloads := msgPayloads("ok", 20)
-		msgSend(t, ctx, prod, payloads...)
-		msgExpectPayloads(t, cons, payloads)
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic})
+		payloads := numbered("ok", 0, 20)
+		send(t, ctx, prod, payloads...)
+		expectPayloads(t, ctx, cons, payloads)
 		// The topics the raw connections wrote to work too.
-		rc := msgDialRaw(t, url)
+		rc := dialRaw(t, url)
 		rc.handshake()
 		rc.ping("a fresh raw connection")
 	})

@@ -20,7 +20,7 @@ func TestMessagingClientFeatures(t *testing.T) {
 	c := newClient(t, s.PulsarURL)
 
 	t.Run("schemas", func(t *testing.T) {
-		ctx := msgCtx(t, 60*time.Second)
+		ctx := testCtx(t)
 		type rec struct {
 			ID   int    `json:"id"`
 			Name string `json:"name"`
@@ -56,14 +56,14 @@ func TestMessagingClientFeatures(t *testing.T) {
 				}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
-				topic := msgTopic(t, "schema-"+tc.name)
-				cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Schema: tc.schema(),
+				topic := uniqueTopic(t)
+				cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Schema: tc.schema(),
 					SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-				prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, Schema: tc.schema()})
+				prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, Schema: tc.schema()})
 				if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Value: tc.value}); err != nil {
 					t.Fatalf("send with %s schema: %v", tc.name, err)
 				}
-				m := msgReceive(t, cons, 30*time.Second)
+				m := receive(t, ctx, cons)
 				if err := tc.check(m); err != nil {
 					t.Fatalf("GetSchemaValue: %v (schema version %x)", err, m.SchemaVersion())
 				}
@@ -73,40 +73,34 @@ func TestMessagingClientFeatures(t *testing.T) {
 	})
 
 	t.Run("unsubscribe", func(t *testing.T) {
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "unsub")
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-		cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		if err != nil {
-			t.Fatal(err)
-		}
-		msgSend(t, ctx, prod, "before")
+		send(t, ctx, prod, "before")
 		if err := cons.Unsubscribe(); err != nil {
 			t.Fatalf("unsubscribe: %v", err)
 		}
 		cons.Close()
 		// The subscription is gone: re-created at Latest, it does not see "before".
-		again := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
-		msgSend(t, ctx, prod, "after")
-		if m := msgReceive(t, again, 30*time.Second); string(m.Payload()) != "after" {
+		again := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
+		send(t, ctx, prod, "after")
+		if m := receive(t, ctx, again); string(m.Payload()) != "after" {
 			t.Fatalf("re-created subscription got %q, want \"after\"", m.Payload())
 		}
 		// A consumer may not unsubscribe a subscription others still use.
-		other := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared})
-		_ = msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared})
+		other := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared})
+		_ = subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared})
 		if err := other.Unsubscribe(); err == nil {
 			t.Fatal("unsubscribe with another consumer attached succeeded")
 		}
 	})
 
 	t.Run("producer-access-modes", func(t *testing.T) {
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "access")
-		excl, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, ProducerAccessMode: pulsar.ProducerAccessModeExclusive})
-		if err != nil {
-			t.Fatal(err)
-		}
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		excl := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, ProducerAccessMode: pulsar.ProducerAccessModeExclusive})
 		if _, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic}); err == nil || !strings.Contains(err.Error(), "ProducerBusy") {
 			t.Fatalf("shared producer next to an exclusive one: %v, want ProducerBusy", err)
 		}
@@ -133,7 +127,7 @@ func TestMessagingClientFeatures(t *testing.T) {
 		case <-time.After(300 * time.Millisecond):
 			// Still waiting, as it should; what we wait for next is its creation.
 		}
-		msgSend(t, ctx, excl, "from-exclusive")
+		send(t, ctx, excl, "from-exclusive")
 		excl.Close()
 		var p pulsar.Producer
 		select {
@@ -144,30 +138,30 @@ func TestMessagingClientFeatures(t *testing.T) {
 			t.Fatal("WaitForExclusive producer not created after the exclusive one closed")
 		}
 		defer p.Close()
-		msgSend(t, ctx, p, "from-waiting")
-		r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
+		send(t, ctx, p, "from-waiting")
+		r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
 		for _, want := range []string{"from-exclusive", "from-waiting"} {
-			if m := msgReaderNext(t, r, 30*time.Second); string(m.Payload()) != want {
+			if m := readNext(t, ctx, r); string(m.Payload()) != want {
 				t.Fatalf("got %q want %q", m.Payload(), want)
 			}
 		}
 	})
 
 	t.Run("producer-name-in-use", func(t *testing.T) {
-		topic := msgTopic(t, "names")
-		_ = msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, Name: "only-one"})
+		topic := uniqueTopic(t)
+		_ = newProducer(t, c, pulsar.ProducerOptions{Topic: topic, Name: "only-one"})
 		if _, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, Name: "only-one"}); err == nil || !strings.Contains(err.Error(), "ProducerBusy") {
 			t.Fatalf("second producer with the same name: %v, want ProducerBusy", err)
 		}
 	})
 
 	t.Run("consumer-busy", func(t *testing.T) {
-		topic := msgTopic(t, "busy")
-		_ = msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "x"})
+		topic := uniqueTopic(t)
+		_ = subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "x"})
 		if _, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "x"}); err == nil || !strings.Contains(err.Error(), "ConsumerBusy") {
 			t.Fatalf("second consumer on an Exclusive subscription: %v, want ConsumerBusy", err)
 		}
-		_ = msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "y", Type: pulsar.Shared})
+		_ = subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "y", Type: pulsar.Shared})
 		if _, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "y", Type: pulsar.Failover}); err == nil || !strings.Contains(err.Error(), "ConsumerBusy") {
 			t.Fatalf("Failover consumer on a Shared subscription: %v, want ConsumerBusy", err)
 		}
@@ -184,23 +178,20 @@ func TestMessagingClientFeatures(t *testing.T) {
 		// With batch-index acks, a cumulative ack of the third message of a batch
 		// acknowledges the entries before and indexes 0..2 of that batch; a new consumer
 		// gets only the rest of it.
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "cumulative")
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxPublishDelay: time.Second})
-		msgSend(t, ctx, prod, "first")
-		ids := msgSendBatch(t, ctx, prod, msgPayloads("c", 5)...)
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxPublishDelay: time.Second})
+		send(t, ctx, prod, "first")
+		ids := sendBatched(t, ctx, prod, numbered("c", 0, 5)...)
 		if ids[4].BatchIdx() != 4 {
 			t.Fatalf("not one batch: %v", ids)
 		}
 		opts := pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", EnableBatchIndexAcknowledgment: true,
 			AckWithResponse: true, SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest}
-		cons, err := c.Subscribe(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
+		cons := subscribe(t, c, opts)
 		var third pulsar.Message
 		for _, want := range []string{"first", "c-0", "c-1", "c-2"} {
-			m := msgReceive(t, cons, 30*time.Second)
+			m := receive(t, ctx, cons)
 			if string(m.Payload()) != want {
 				t.Fatalf("got %q want %q", m.Payload(), want)
 			}
@@ -210,39 +201,39 @@ func TestMessagingClientFeatures(t *testing.T) {
 			t.Fatalf("cumulative ack: %v", err)
 		}
 		cons.Close()
-		again := msgConsumer(t, c, opts)
-		msgExpectPayloads(t, again, []string{"c-3", "c-4"})
-		msgExpectNothing(t, again, 300*time.Millisecond)
+		again := subscribe(t, c, opts)
+		expectPayloads(t, ctx, again, []string{"c-3", "c-4"})
+		expectNothing(t, again, "nothing more is due")
 	})
 
 	t.Run("zero-queue-consumer", func(t *testing.T) {
 		// FLOW 1 per Receive.
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "zeroq")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", EnableZeroQueueConsumer: true,
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", EnableZeroQueueConsumer: true,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-		payloads := msgPayloads("z", 20)
-		msgSend(t, ctx, prod, payloads...)
-		msgExpectPayloads(t, cons, payloads)
-		msgExpectNothing(t, cons, 200*time.Millisecond)
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		payloads := numbered("z", 0, 20)
+		send(t, ctx, prod, payloads...)
+		expectPayloads(t, ctx, cons, payloads)
+		expectNothing(t, cons, "nothing more is due")
 	})
 
 	t.Run("delayed-delivery-shared", func(t *testing.T) {
 		t.Skip("not yet: delayed delivery (deliver_at_time) is not modelled by broker/dispatch, " +
 			"so a DeliverAfter message arrives at once; see docs/compatibility.md")
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "delayed")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic})
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic})
 		const delay = 1500 * time.Millisecond
 		sent := time.Now()
 		if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("later"), DeliverAfter: delay}); err != nil {
 			t.Fatal(err)
 		}
-		msgSend(t, ctx, prod, "now")
-		if m := msgReceive(t, cons, 30*time.Second); string(m.Payload()) != "now" {
+		send(t, ctx, prod, "now")
+		if m := receive(t, ctx, cons); string(m.Payload()) != "now" {
 			t.Fatalf("first delivery %q, want the undelayed message", m.Payload())
 		} else {
 			cons.Ack(m)

@@ -18,34 +18,34 @@ import (
 func TestMessagingHTTPServiceURL(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	c := newClient(t, s.HTTPURL)
-	ctx := msgCtx(t, 90*time.Second)
+	ctx := testCtx(t)
 
 	t.Run("produce-consume", func(t *testing.T) {
-		topic := msgTopic(t, "http")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic})
-		payloads := msgPayloads("h", 10)
-		msgSend(t, ctx, prod, payloads...)
-		msgExpectPayloads(t, cons, payloads)
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic})
+		payloads := numbered("h", 0, 10)
+		send(t, ctx, prod, payloads...)
+		expectPayloads(t, ctx, cons, payloads)
 	})
 
 	t.Run("partitioned", func(t *testing.T) {
-		topic := msgTopic(t, "http-part")
-		msgCreatePartitioned(t, s.HTTPURL, topic, 3)
+		topic := uniqueTopic(t)
+		createPartitioned(t, s.HTTPURL, topic, 3)
 		parts, err := c.TopicPartitions(topic)
 		if err != nil || len(parts) != 3 {
 			t.Fatalf("TopicPartitions over HTTP: %v %v", parts, err)
 		}
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 		for i := 0; i < 12; i++ {
 			if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Key: fmt.Sprint(i), Payload: []byte(fmt.Sprint(i))}); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if got := msgReceiveSet(t, cons, 12); len(got) != 12 {
+		if got := receiveSet(t, ctx, cons, 12); len(got) != 12 {
 			t.Fatalf("received %v", got)
 		}
 	})
@@ -53,16 +53,16 @@ func TestMessagingHTTPServiceURL(t *testing.T) {
 	t.Run("regex", func(t *testing.T) {
 		prefix := fmt.Sprintf("hre-%d", time.Now().UnixNano())
 		a := "persistent://public/default/" + prefix + "-a"
-		pa := msgProducer(t, c, pulsar.ProducerOptions{Topic: a})
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{
+		pa := newProducer(t, c, pulsar.ProducerOptions{Topic: a})
+		cons := subscribe(t, c, pulsar.ConsumerOptions{
 			TopicsPattern:    "persistent://public/default/" + regexp.QuoteMeta(prefix) + "-.*",
 			SubscriptionName: "s", SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest,
 			AutoDiscoveryPeriod: 100 * time.Millisecond})
-		msgSend(t, ctx, pa, "a")
+		send(t, ctx, pa, "a")
 		b := "persistent://public/default/" + prefix + "-b"
-		pb := msgProducer(t, c, pulsar.ProducerOptions{Topic: b})
-		msgSend(t, ctx, pb, "b")
-		got := msgReceiveSet(t, cons, 2)
+		pb := newProducer(t, c, pulsar.ProducerOptions{Topic: b})
+		send(t, ctx, pb, "b")
+		got := receiveSet(t, ctx, cons, 2)
 		if got["a"] != a || got["b"] != b {
 			t.Fatalf("regex consumer over HTTP lookup: %v", got)
 		}
@@ -78,14 +78,14 @@ func TestMessagingHTTPServiceURL(t *testing.T) {
 			N int `json:"n"`
 		}
 		const def = `{"type":"record","name":"rec","fields":[{"name":"n","type":"int"}]}`
-		topic := msgTopic(t, "http-schema")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			Schema: pulsar.NewJSONSchema(def, nil), SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, Schema: pulsar.NewJSONSchema(def, nil)})
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, Schema: pulsar.NewJSONSchema(def, nil)})
 		if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Value: rec{N: 42}}); err != nil {
 			t.Fatal(err)
 		}
-		m := msgReceive(t, cons, 30*time.Second)
+		m := receive(t, ctx, cons)
 		var v rec
 		if err := m.GetSchemaValue(&v); err != nil || v.N != 42 {
 			t.Fatalf("GetSchemaValue over HTTP schema lookup: %+v %v", v, err)

@@ -20,14 +20,14 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 	c := newClient(t, s.PulsarURL)
 
 	t.Run("nack-redelivers-one-message", func(t *testing.T) {
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "nack")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, NackRedeliveryDelay: 100 * time.Millisecond})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-		msgSend(t, ctx, prod, "a", "b", "c")
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		send(t, ctx, prod, "a", "b", "c")
 		for i, want := range []string{"a", "b", "c"} {
-			m := msgReceive(t, cons, 30*time.Second)
+			m := receive(t, ctx, cons)
 			if string(m.Payload()) != want || m.RedeliveryCount() != 0 {
 				t.Fatalf("delivery %d: %q count %d, want %q count 0", i, m.Payload(), m.RedeliveryCount(), want)
 			}
@@ -38,7 +38,7 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 			}
 		}
 		for count := uint32(1); count <= 3; count++ {
-			m := msgReceive(t, cons, 30*time.Second)
+			m := receive(t, ctx, cons)
 			if string(m.Payload()) != "b" || m.RedeliveryCount() != count {
 				t.Fatalf("redelivery: %q count %d, want \"b\" count %d", m.Payload(), m.RedeliveryCount(), count)
 			}
@@ -48,7 +48,7 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 				cons.Ack(m)
 			}
 		}
-		msgExpectNothing(t, cons, 500*time.Millisecond)
+		expectNothing(t, cons, "nothing more is due")
 	})
 
 	// Only (ledger, entry) travels in REDELIVER_UNACKNOWLEDGED_MESSAGES, so nacking one
@@ -58,19 +58,19 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 	// comes back.
 	for _, batchIndexAck := range []bool{false, true} {
 		t.Run(fmt.Sprintf("nack-in-batch/batch-index-ack=%v", batchIndexAck), func(t *testing.T) {
-			ctx := msgCtx(t, 60*time.Second)
-			topic := msgTopic(t, "nack-batch")
-			cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
+			ctx := testCtx(t)
+			topic := uniqueTopic(t)
+			cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 				SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, NackRedeliveryDelay: 100 * time.Millisecond,
 				EnableBatchIndexAcknowledgment: batchIndexAck, AckWithResponse: batchIndexAck})
-			prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxPublishDelay: time.Second})
-			ids := msgSendBatch(t, ctx, prod, "x0", "x1", "x2")
+			prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxPublishDelay: time.Second})
+			ids := sendBatched(t, ctx, prod, "x0", "x1", "x2")
 			if ids[2].BatchIdx() != 2 {
 				t.Fatalf("the three messages were not batched together: %v", ids)
 			}
 			var x1 pulsar.Message
 			for _, want := range []string{"x0", "x1", "x2"} {
-				m := msgReceive(t, cons, 30*time.Second)
+				m := receive(t, ctx, cons)
 				if string(m.Payload()) != want {
 					t.Fatalf("got %q want %q", m.Payload(), want)
 				}
@@ -89,7 +89,7 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 				want = []string{"x1"}
 			}
 			for _, w := range want {
-				m := msgReceive(t, cons, 30*time.Second)
+				m := receive(t, ctx, cons)
 				if string(m.Payload()) != w || m.RedeliveryCount() != 1 {
 					t.Fatalf("redelivery: %q count %d, want %q count 1", m.Payload(), m.RedeliveryCount(), w)
 				}
@@ -97,23 +97,23 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			msgExpectNothing(t, cons, 500*time.Millisecond)
+			expectNothing(t, cons, "nothing more is due")
 		})
 	}
 
 	t.Run("exclusive-nack-rewinds", func(t *testing.T) {
 		// Exclusive and Failover redeliver by rewinding to the first unacknowledged
 		// message; Pulsar keeps no redelivery count for them.
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "nack-excl")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, NackRedeliveryDelay: 100 * time.Millisecond,
 			AckWithResponse: true})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-		msgSend(t, ctx, prod, "a", "b", "c", "d")
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		send(t, ctx, prod, "a", "b", "c", "d")
 		var b pulsar.Message
 		for _, want := range []string{"a", "b", "c", "d"} {
-			m := msgReceive(t, cons, 30*time.Second)
+			m := receive(t, ctx, cons)
 			if string(m.Payload()) != want {
 				t.Fatalf("got %q want %q", m.Payload(), want)
 			}
@@ -126,37 +126,34 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 			}
 		}
 		cons.Nack(b)
-		m := msgReceive(t, cons, 30*time.Second)
+		m := receive(t, ctx, cons)
 		if string(m.Payload()) != "b" {
 			t.Fatalf("after the nack: %q, want b (a, c and d are acknowledged)", m.Payload())
 		}
 		if err := cons.Ack(m); err != nil {
 			t.Fatal(err)
 		}
-		msgExpectNothing(t, cons, 500*time.Millisecond)
+		expectNothing(t, cons, "nothing more is due")
 	})
 
 	t.Run("shared-consumer-closes-with-unacked", func(t *testing.T) {
 		// Messages a Shared consumer held unacknowledged when it left go to the other
 		// consumer, and that is not a redelivery the DLQ counts.
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "shared-leave")
-		first, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		first := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		if err != nil {
-			t.Fatal(err)
-		}
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-		payloads := msgPayloads("u", 5)
-		msgSend(t, ctx, prod, payloads...)
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		payloads := numbered("u", 0, 5)
+		send(t, ctx, prod, payloads...)
 		for range payloads {
-			msgReceive(t, first, 30*time.Second) // and never ack
+			receive(t, ctx, first) // and never ack
 		}
-		second := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared})
+		second := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared})
 		first.Close()
 		got := map[string]bool{}
 		for range payloads {
-			m := msgReceive(t, second, 30*time.Second)
+			m := receive(t, ctx, second)
 			if m.RedeliveryCount() != 0 {
 				t.Errorf("%q handed over with redelivery count %d, want 0", m.Payload(), m.RedeliveryCount())
 			}
@@ -166,25 +163,25 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 		if len(got) != len(payloads) {
 			t.Fatalf("second consumer got %v", got)
 		}
-		msgExpectNothing(t, second, 300*time.Millisecond)
+		expectNothing(t, second, "nothing more is due")
 	})
 
 	t.Run("dead-letter-after-max-deliveries", func(t *testing.T) {
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "dlq")
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
 		dlqTopic := topic + "-DLQ"
 		const maxDeliveries = 3
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, NackRedeliveryDelay: 100 * time.Millisecond,
 			DLQ: &pulsar.DLQPolicy{MaxDeliveries: maxDeliveries, DeadLetterTopic: dlqTopic, InitialSubscriptionName: "dlq-sub"}})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-		ids := msgSend(t, ctx, prod, "poison", "good")
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		ids := send(t, ctx, prod, "poison", "good")
 
 		// The app sees deliveries 0 .. MaxDeliveries-1; the broker's next redelivery
 		// (count = MaxDeliveries) is routed to the DLQ by the client.
 		seen := map[string][]uint32{}
 		for len(seen["poison"]) < maxDeliveries || len(seen["good"]) < 1 {
-			m := msgReceive(t, cons, 30*time.Second)
+			m := receive(t, ctx, cons)
 			seen[string(m.Payload())] = append(seen[string(m.Payload())], m.RedeliveryCount())
 			if string(m.Payload()) == "poison" {
 				cons.Nack(m)
@@ -200,14 +197,14 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 		}
 
 		// Wait until the client has republished the message to the DLQ topic.
-		r := msgReader(t, c, pulsar.ReaderOptions{Topic: dlqTopic, StartMessageID: pulsar.EarliestMessageID()})
-		if m := msgReaderNext(t, r, 30*time.Second); string(m.Payload()) != "poison" {
+		r := newReader(t, c, pulsar.ReaderOptions{Topic: dlqTopic, StartMessageID: pulsar.EarliestMessageID()})
+		if m := readNext(t, ctx, r); string(m.Payload()) != "poison" {
 			t.Fatalf("DLQ topic holds %q", m.Payload())
 		}
 		// The DLQ producer created "dlq-sub" when it created the topic, so a consumer that
 		// joins it now (default initial position Latest) still gets the message.
-		dlq := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: dlqTopic, SubscriptionName: "dlq-sub", Type: pulsar.Shared})
-		m := msgReceive(t, dlq, 30*time.Second)
+		dlq := subscribe(t, c, pulsar.ConsumerOptions{Topic: dlqTopic, SubscriptionName: "dlq-sub", Type: pulsar.Shared})
+		m := receive(t, ctx, dlq)
 		if string(m.Payload()) != "poison" {
 			t.Fatalf("DLQ message %q", m.Payload())
 		}
@@ -219,6 +216,6 @@ func TestMessagingNackAndDeadLetter(t *testing.T) {
 		}
 		dlq.Ack(m)
 		// The original was acked by the client after routing it: nothing comes back.
-		msgExpectNothing(t, cons, time.Second)
+		expectNothingFor(t, cons, time.Second, "nothing more is due")
 	})
 }

@@ -13,34 +13,6 @@ import (
 	"github.com/strata-io/strata/e2e/harness"
 )
 
-// msgAdminPut sends an admin REST PUT and returns the status and body.
-func msgAdminPut(t *testing.T, url, contentType, body string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPut, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("PUT %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
-
-// msgCreatePartitioned creates a partitioned topic through the admin REST API, with the
-// bare-integer body pulsar-client-go's tests send.
-func msgCreatePartitioned(t *testing.T, httpURL, topic string, n int) {
-	t.Helper()
-	path := strings.TrimPrefix(topic, "persistent://")
-	code, body := msgAdminPut(t, httpURL+"/admin/v2/persistent/"+path+"/partitions", "application/json", fmt.Sprint(n))
-	if code/100 != 2 {
-		t.Fatalf("create partitioned topic %s: HTTP %d %s", topic, code, body)
-	}
-}
-
 // TestMessagingPartitioned: a partitioned topic created with the admin REST API
 // (`PUT /admin/v2/persistent/{tenant}/{ns}/{topic}/partitions`, bare integer or
 // pulsaradmin's JSON body) has that many partitions for the client; keyed messages go to
@@ -50,22 +22,22 @@ func msgCreatePartitioned(t *testing.T, httpURL, topic string, n int) {
 func TestMessagingPartitioned(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	c := newClient(t, s.PulsarURL)
-	ctx := msgCtx(t, 120*time.Second)
+	ctx := testCtx(t)
 
 	t.Run("rest", func(t *testing.T) {
-		topic := msgTopic(t, "rest-part")
+		topic := uniqueTopic(t)
 		url := s.HTTPURL + "/admin/v2/persistent/" + strings.TrimPrefix(topic, "persistent://") + "/partitions"
-		if code, body := msgAdminPut(t, url, "application/vnd.partitioned-topic-metadata+json",
+		if code, body := rawAdminAs(t, http.MethodPut, url, "application/vnd.partitioned-topic-metadata+json",
 			`{"properties":null,"partitions":3}`); code != http.StatusNoContent {
 			t.Fatalf("create with pulsaradmin's body: HTTP %d %s", code, body)
 		}
-		if code, _ := msgAdminPut(t, url, "application/json", "5"); code != http.StatusConflict {
+		if code, _ := rawAdminAs(t, http.MethodPut, url, "application/json", "5"); code != http.StatusConflict {
 			t.Fatalf("creating it again: HTTP %d, want 409", code)
 		}
-		if code, _ := msgAdminPut(t, url+"x", "application/json", "0"); code/100 != 4 {
+		if code, _ := rawAdminAs(t, http.MethodPut, url+"x", "application/json", "0"); code/100 != 4 {
 			t.Fatalf("0 partitions: HTTP %d, want 4xx", code)
 		}
-		if code, _ := msgAdminPut(t, s.HTTPURL+"/admin/v2/persistent/public/nope/x/partitions", "application/json", "2"); code != http.StatusNotFound {
+		if code, _ := rawAdminAs(t, http.MethodPut, s.HTTPURL+"/admin/v2/persistent/public/nope/x/partitions", "application/json", "2"); code != http.StatusNotFound {
 			t.Fatalf("missing namespace: HTTP %d, want 404", code)
 		}
 		parts, err := c.TopicPartitions(topic)
@@ -88,11 +60,11 @@ func TestMessagingPartitioned(t *testing.T) {
 
 	t.Run("keyed-routing", func(t *testing.T) {
 		const nParts = 4
-		topic := msgTopic(t, "part")
-		msgCreatePartitioned(t, s.HTTPURL, topic, nParts)
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		topic := uniqueTopic(t)
+		createPartitioned(t, s.HTTPURL, topic, nParts)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 
 		const nKeys, perKey = 10, 6
 		sentPart := map[string]int32{}
@@ -122,7 +94,7 @@ func TestMessagingPartitioned(t *testing.T) {
 
 		next := map[string]int{}
 		for n := 0; n < nKeys*perKey; n++ {
-			m := msgReceive(t, cons, 30*time.Second)
+			m := receive(t, ctx, cons)
 			key := m.Key()
 			if want := fmt.Sprintf("%s/%d", key, next[key]); string(m.Payload()) != want {
 				t.Fatalf("got %q, want %q (per-key order)", m.Payload(), want)
@@ -137,7 +109,7 @@ func TestMessagingPartitioned(t *testing.T) {
 			}
 			cons.Ack(m)
 		}
-		msgExpectNothing(t, cons, 200*time.Millisecond)
+		expectNothing(t, cons, "nothing more is due")
 
 		// One partition, consumed directly, is the same log.
 		var part int32
@@ -150,27 +122,29 @@ func TestMessagingPartitioned(t *testing.T) {
 				keys = append(keys, k)
 			}
 		}
-		one := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: fmt.Sprintf("%s-partition-%d", topic, part),
+		one := subscribe(t, c, pulsar.ConsumerOptions{Topic: fmt.Sprintf("%s-partition-%d", topic, part),
 			SubscriptionName: "one", SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
 		for n := 0; n < len(keys)*perKey; n++ {
-			m := msgReceive(t, one, 30*time.Second)
+			m := receive(t, ctx, one)
 			if sentPart[m.Key()] != part {
 				t.Fatalf("partition %d consumer got key %s of partition %d", part, m.Key(), sentPart[m.Key()])
 			}
 			if m.ID().PartitionIdx() != 0 {
-				// The client numbers a directly subscribed partition 0 (reference §3).
+				// pulsar-client-go gives a consumer subscribed directly to a -partition-N
+				// topic partition index 0, as it does a non-partitioned topic
+				// (partitionIdx in https://github.com/apache/pulsar-client-go/blob/v0.19.0/pulsar/impl_message.go).
 				t.Fatalf("direct partition consumer: id partition %d", m.ID().PartitionIdx())
 			}
 			one.Ack(m)
 		}
-		msgExpectNothing(t, one, 200*time.Millisecond)
+		expectNothing(t, one, "nothing more is due")
 	})
 
 	t.Run("shared-round-robin-and-per-partition-ops", func(t *testing.T) {
 		const nParts = 3
-		topic := msgTopic(t, "part-rr")
-		msgCreatePartitioned(t, s.HTTPURL, topic, nParts)
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
+		topic := uniqueTopic(t)
+		createPartitioned(t, s.HTTPURL, topic, nParts)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
 		empty, err := cons.GetLastMessageIDs()
 		if err != nil {
@@ -185,25 +159,25 @@ func TestMessagingPartitioned(t *testing.T) {
 			}
 		}
 		// Unkeyed messages, batched, spread round-robin over the partitions.
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxMessages: 10,
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxMessages: 10,
 			BatchingMaxPublishDelay: 5 * time.Millisecond})
-		payloads := msgPayloads("rr", 120)
-		ids := msgSendBatch(t, ctx, prod, payloads[:60]...)
-		msgNextMillisecond(time.Now().UnixMilli())
+		payloads := numbered("rr", 0, 120)
+		ids := sendBatched(t, ctx, prod, payloads[:60]...)
+		nextMillisecond(time.Now().UnixMilli())
 		secondHalf := time.Now()
-		ids = append(ids, msgSendBatch(t, ctx, prod, payloads[60:]...)...)
+		ids = append(ids, sendBatched(t, ctx, prod, payloads[60:]...)...)
 		lastPer := map[int32]pulsar.MessageID{}
 		for _, id := range ids {
-			if prev, ok := lastPer[id.PartitionIdx()]; !ok || msgIDKey(prev)[0] < msgIDKey(id)[0] ||
-				(msgIDKey(prev)[0] == msgIDKey(id)[0] && (msgIDKey(prev)[1] < msgIDKey(id)[1] ||
-					msgIDKey(prev)[1] == msgIDKey(id)[1] && msgIDKey(prev)[2] < msgIDKey(id)[2])) {
+			if prev, ok := lastPer[id.PartitionIdx()]; !ok || idKey(prev)[0] < idKey(id)[0] ||
+				(idKey(prev)[0] == idKey(id)[0] && (idKey(prev)[1] < idKey(id)[1] ||
+					idKey(prev)[1] == idKey(id)[1] && idKey(prev)[2] < idKey(id)[2])) {
 				lastPer[id.PartitionIdx()] = id
 			}
 		}
 		if len(lastPer) != nParts {
 			t.Fatalf("round-robin used partitions %v, want all %d", lastPer, nParts)
 		}
-		got := msgReceiveSet(t, cons, len(payloads))
+		got := receiveSet(t, ctx, cons, len(payloads))
 		if len(got) != len(payloads) {
 			t.Fatalf("received %d distinct messages, want %d", len(got), len(payloads))
 		}
@@ -218,7 +192,7 @@ func TestMessagingPartitioned(t *testing.T) {
 				t.Fatalf("last message id of topic %q", id.Topic())
 			}
 			want, ok := lastPer[p]
-			if !ok || msgIDKey(id) != msgIDKey(want) {
+			if !ok || idKey(id) != idKey(want) {
 				t.Fatalf("partition %d: last id %v batch %d, want %v batch %d", p, id, id.BatchIdx(), want, want.BatchIdx())
 			}
 		}
@@ -226,7 +200,7 @@ func TestMessagingPartitioned(t *testing.T) {
 		if err := cons.SeekByTime(secondHalf); err != nil {
 			t.Fatalf("seek by time: %v", err)
 		}
-		again := msgReceiveSet(t, cons, 60)
+		again := receiveSet(t, ctx, cons, 60)
 		for p := range again {
 			var i int
 			fmt.Sscanf(p, "rr-%d", &i)
@@ -234,15 +208,15 @@ func TestMessagingPartitioned(t *testing.T) {
 				t.Fatalf("after seeking to the second half's time got %q", p)
 			}
 		}
-		msgExpectNothing(t, cons, 300*time.Millisecond)
+		expectNothing(t, cons, "nothing more is due")
 	})
 
 	t.Run("grow-partitions", func(t *testing.T) {
-		topic := msgTopic(t, "part-grow")
-		msgCreatePartitioned(t, s.HTTPURL, topic, 2)
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		topic := uniqueTopic(t)
+		createPartitioned(t, s.HTTPURL, topic, 2)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, AutoDiscoveryPeriod: 100 * time.Millisecond})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true,
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true,
 			PartitionsAutoDiscoveryInterval: 100 * time.Millisecond})
 		url := s.HTTPURL + "/admin/v2/persistent/" + strings.TrimPrefix(topic, "persistent://") + "/partitions"
 		post := func(body string) int {
@@ -274,7 +248,7 @@ func TestMessagingPartitioned(t *testing.T) {
 			}
 			want := fmt.Sprintf("g-%d", i)
 			for {
-				m := msgReceive(t, cons, 30*time.Second)
+				m := receive(t, ctx, cons)
 				cons.Ack(m)
 				if string(m.Payload()) == want {
 					if m.ID().PartitionIdx() != id.PartitionIdx() {

@@ -32,11 +32,11 @@ func TestMessagingProduceConsume(t *testing.T) {
 	for _, codec := range codecs {
 		for _, batching := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/batching=%v", codec.name, batching), func(t *testing.T) {
-				ctx := msgCtx(t, 60*time.Second)
-				topic := msgTopic(t, "codec-"+codec.name)
-				cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+				ctx := testCtx(t)
+				topic := uniqueTopic(t)
+				cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 					SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-				prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, CompressionType: codec.typ,
+				prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, CompressionType: codec.typ,
 					DisableBatching: !batching, BatchingMaxPublishDelay: 50 * time.Millisecond})
 
 				const n = 60
@@ -81,7 +81,7 @@ func TestMessagingProduceConsume(t *testing.T) {
 					t.Errorf("batching off, but %d ids have a batch index > 0", batched)
 				}
 				for i := 0; i < n; i++ {
-					m := msgReceive(t, cons, 30*time.Second)
+					m := receive(t, ctx, cons)
 					if !bytes.Equal(m.Payload(), body(i)) {
 						t.Fatalf("message %d: payload %q…", i, m.Payload()[:min(20, len(m.Payload()))])
 					}
@@ -100,7 +100,7 @@ func TestMessagingProduceConsume(t *testing.T) {
 					if m.PublishTime().IsZero() {
 						t.Errorf("message %d: no publish time", i)
 					}
-					if msgIDKey(m.ID()) != msgIDKey(ids[i]) {
+					if idKey(m.ID()) != idKey(ids[i]) {
 						t.Errorf("message %d: id %v, producer got %v", i, m.ID(), ids[i])
 					}
 					if err := cons.Ack(m); err != nil {
@@ -114,16 +114,16 @@ func TestMessagingProduceConsume(t *testing.T) {
 	t.Run("largest-unchunked-message", func(t *testing.T) {
 		// Just under max_message_size (5 MiB) with its metadata: one SEND and one
 		// MESSAGE frame near the frame limit.
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "max-size")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-		big := msgRandomBytes(t, 5<<20-1024)
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		big := randomBytes(t, 5<<20-1024)
 		if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: big}); err != nil {
 			t.Fatalf("send %d bytes: %v", len(big), err)
 		}
-		m := msgReceive(t, cons, 30*time.Second)
+		m := receive(t, ctx, cons)
 		if !bytes.Equal(m.Payload(), big) {
 			t.Fatalf("got %d bytes back, want the %d sent", len(m.Payload()), len(big))
 		}
@@ -133,35 +133,35 @@ func TestMessagingProduceConsume(t *testing.T) {
 	t.Run("many-batches-past-the-receiver-queue", func(t *testing.T) {
 		// 5000 messages in batches against a 1000-message receiver queue: permits count
 		// messages, a batch may overshoot them, and delivery resumes with each FLOW.
-		ctx := msgCtx(t, 120*time.Second)
-		topic := msgTopic(t, "many")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxMessages: 300,
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxMessages: 300,
 			BatchingMaxPublishDelay: 20 * time.Millisecond, CompressionType: pulsar.LZ4})
-		payloads := msgPayloads("many", 5000)
-		msgSendBatch(t, ctx, prod, payloads...)
+		payloads := numbered("many", 0, 5000)
+		sendBatched(t, ctx, prod, payloads...)
 		for i, want := range payloads {
-			m := msgReceive(t, cons, 30*time.Second)
+			m := receive(t, ctx, cons)
 			if string(m.Payload()) != want {
 				t.Fatalf("message %d: %q want %q", i, m.Payload(), want)
 			}
 			cons.Ack(m)
 		}
-		msgExpectNothing(t, cons, 200*time.Millisecond)
+		expectNothing(t, cons, "nothing more is due")
 	})
 
 	t.Run("empty-payload-with-properties", func(t *testing.T) {
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "empty")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
 		for _, batching := range []bool{false, true} {
-			prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: !batching})
+			prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: !batching})
 			if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Properties: map[string]string{"batching": fmt.Sprint(batching)}}); err != nil {
 				t.Fatal(err)
 			}
-			m := msgReceive(t, cons, 30*time.Second)
+			m := receive(t, ctx, cons)
 			if len(m.Payload()) != 0 || m.Properties()["batching"] != fmt.Sprint(batching) {
 				t.Fatalf("batching=%v: payload %q properties %v", batching, m.Payload(), m.Properties())
 			}
@@ -169,62 +169,60 @@ func TestMessagingProduceConsume(t *testing.T) {
 		}
 	})
 
-	t.Run("chunked-at-max-message-size", func(t *testing.T) {
+	// A chunked message comes back whole, byte for byte.
+	for _, tc := range []struct {
+		name    string
+		opts    pulsar.ProducerOptions // Topic, DisableBatching and EnableChunking are set
+		payload func(t *testing.T) []byte
+	}{
 		// Without ChunkMaxMessageSize each chunk fills max_message_size (5 MiB) less its
 		// metadata: SEND and MESSAGE frames right at the frame limit.
-		ctx := msgCtx(t, 90*time.Second)
-		topic := msgTopic(t, "chunked-max")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
-			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true, EnableChunking: true})
-		big := msgRandomBytes(t, 12<<20)
-		if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: big}); err != nil {
-			t.Fatalf("send 12 MiB chunked: %v", err)
-		}
-		m := msgReceive(t, cons, 60*time.Second)
-		if !bytes.Equal(m.Payload(), big) {
-			t.Fatalf("got %d bytes, want %d identical bytes", len(m.Payload()), len(big))
-		}
-		cons.Ack(m)
-	})
-
-	t.Run("chunked-compressed", func(t *testing.T) {
+		{"chunked-at-max-message-size", pulsar.ProducerOptions{},
+			func(t *testing.T) []byte { return randomBytes(t, 12<<20) }},
 		// Chunks of a compressed message: the consumer reassembles, then decompresses
-		// with the last chunk's metadata.
-		ctx := msgCtx(t, 90*time.Second)
-		topic := msgTopic(t, "chunked-zstd")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
-			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true,
-			EnableChunking: true, ChunkMaxMessageSize: 256 << 10, CompressionType: pulsar.ZSTD})
-		// Half random, half repetitive: compresses, yet still needs several chunks.
-		big := append(msgRandomBytes(t, 1<<20), bytes.Repeat([]byte("strata"), 200_000)...)
-		if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: big}); err != nil {
-			t.Fatal(err)
-		}
-		m := msgReceive(t, cons, 60*time.Second)
-		if !bytes.Equal(m.Payload(), big) {
-			t.Fatalf("got %d bytes, want %d identical bytes", len(m.Payload()), len(big))
-		}
-		cons.Ack(m)
-	})
+		// with the last chunk's metadata. Half random, half repetitive: it compresses,
+		// yet still needs several chunks.
+		{"chunked-compressed", pulsar.ProducerOptions{ChunkMaxMessageSize: 256 << 10, CompressionType: pulsar.ZSTD},
+			func(t *testing.T) []byte {
+				return append(randomBytes(t, 1<<20), bytes.Repeat([]byte("strata"), 200_000)...)
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			topic := uniqueTopic(t)
+			cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+				SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
+			opts := tc.opts
+			opts.Topic, opts.DisableBatching, opts.EnableChunking = topic, true, true
+			prod := newProducer(t, c, opts)
+			big := tc.payload(t)
+			if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: big}); err != nil {
+				t.Fatalf("send %d bytes chunked: %v", len(big), err)
+			}
+			m := receive(t, ctx, cons)
+			if !bytes.Equal(m.Payload(), big) {
+				t.Fatalf("got %d bytes, want %d identical bytes", len(m.Payload()), len(big))
+			}
+			cons.Ack(m)
+		})
+	}
 
 	t.Run("chunked-3MiB", func(t *testing.T) {
-		ctx := msgCtx(t, 90*time.Second)
-		topic := msgTopic(t, "chunked")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true,
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true,
 			EnableChunking: true, ChunkMaxMessageSize: 1 << 20})
-		big := msgRandomBytes(t, 3<<20)
+		big := randomBytes(t, 3<<20)
 		// A small message on either side: chunks must not disturb the order.
-		before := msgSend(t, ctx, prod, "before")[0]
+		before := send(t, ctx, prod, "before")[0]
 		id, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: big, Key: "big",
 			Properties: map[string]string{"size": "3MiB"}})
 		if err != nil {
 			t.Fatalf("send 3 MiB chunked: %v", err)
 		}
-		after := msgSend(t, ctx, prod, "after")[0]
+		after := send(t, ctx, prod, "after")[0]
 		// Each chunk is its own entry: at least three of them lie between the two small
 		// messages (when no ledger rollover separates them).
 		if after.LedgerID() == before.LedgerID() && after.EntryID()-before.EntryID()-1 < 3 {
@@ -232,12 +230,12 @@ func TestMessagingProduceConsume(t *testing.T) {
 				after.EntryID()-before.EntryID()-1, before, after)
 		}
 
-		if m := msgReceive(t, cons, 30*time.Second); string(m.Payload()) != "before" {
+		if m := receive(t, ctx, cons); string(m.Payload()) != "before" {
 			t.Fatalf("first message %q", m.Payload())
 		} else {
 			cons.Ack(m)
 		}
-		m := msgReceive(t, cons, 60*time.Second)
+		m := receive(t, ctx, cons)
 		if !bytes.Equal(m.Payload(), big) {
 			t.Fatalf("chunked message: got %d bytes, want %d identical bytes", len(m.Payload()), len(big))
 		}
@@ -252,7 +250,7 @@ func TestMessagingProduceConsume(t *testing.T) {
 		if err := cons.Ack(m); err != nil {
 			t.Fatal(err)
 		}
-		if m := msgReceive(t, cons, 30*time.Second); string(m.Payload()) != "after" {
+		if m := receive(t, ctx, cons); string(m.Payload()) != "after" {
 			t.Fatalf("message after the chunked one: %q", m.Payload())
 		} else {
 			cons.Ack(m)

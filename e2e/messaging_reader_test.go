@@ -19,8 +19,9 @@ func TestMessagingReaders(t *testing.T) {
 	c := newClient(t, s.PulsarURL)
 
 	t.Run("empty-topic", func(t *testing.T) {
-		topic := msgTopic(t, "reader-empty")
-		r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
 		if r.HasNext() {
 			t.Fatal("HasNext on an empty topic")
 		}
@@ -31,7 +32,7 @@ func TestMessagingReaders(t *testing.T) {
 		if last.EntryID() != -1 {
 			t.Fatalf("last message id of an empty topic %v, want entry -1", last)
 		}
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
 		ids, err := cons.GetLastMessageIDs()
 		if err != nil {
 			t.Fatal(err)
@@ -40,9 +41,9 @@ func TestMessagingReaders(t *testing.T) {
 			t.Fatalf("consumer GetLastMessageIDs on an empty topic: %v", ids)
 		}
 		// A message produced now reaches the reader that started on the empty topic.
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic})
-		msgSend(t, msgCtx(t, 30*time.Second), prod, "first")
-		if m := msgReaderNext(t, r, 30*time.Second); string(m.Payload()) != "first" {
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic})
+		send(t, ctx, prod, "first")
+		if m := readNext(t, ctx, r); string(m.Payload()) != "first" {
 			t.Fatalf("reader got %q", m.Payload())
 		}
 		if r.HasNext() {
@@ -51,11 +52,11 @@ func TestMessagingReaders(t *testing.T) {
 	})
 
 	t.Run("unbatched", func(t *testing.T) {
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "reader-unbatched")
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-		payloads := msgPayloads("u", 10)
-		ids := msgSend(t, ctx, prod, payloads...)
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		payloads := numbered("u", 0, 10)
+		ids := send(t, ctx, prod, payloads...)
 
 		checkLast := func(r pulsar.Reader) {
 			t.Helper()
@@ -69,14 +70,14 @@ func TestMessagingReaders(t *testing.T) {
 		}
 
 		t.Run("earliest", func(t *testing.T) {
-			r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
+			r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
 			checkLast(r)
 			for i := 0; i < 10; i++ {
 				if !r.HasNext() {
 					t.Fatalf("HasNext false before message %d", i)
 				}
-				m := msgReaderNext(t, r, 30*time.Second)
-				if string(m.Payload()) != payloads[i] || msgIDKey(m.ID()) != msgIDKey(ids[i]) {
+				m := readNext(t, ctx, r)
+				if string(m.Payload()) != payloads[i] || idKey(m.ID()) != idKey(ids[i]) {
 					t.Fatalf("message %d: %q %v, want %q %v", i, m.Payload(), m.ID(), payloads[i], ids[i])
 				}
 			}
@@ -85,12 +86,12 @@ func TestMessagingReaders(t *testing.T) {
 			}
 		})
 		t.Run("latest", func(t *testing.T) {
-			r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.LatestMessageID()})
+			r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.LatestMessageID()})
 			if r.HasNext() {
 				t.Fatal("HasNext on a reader at Latest")
 			}
-			more := msgSend(t, ctx, prod, "late")
-			m := msgReaderNext(t, r, 30*time.Second)
+			more := send(t, ctx, prod, "late")
+			m := readNext(t, ctx, r)
 			if string(m.Payload()) != "late" {
 				t.Fatalf("reader at Latest got %q, want the message produced after it started", m.Payload())
 			}
@@ -98,12 +99,12 @@ func TestMessagingReaders(t *testing.T) {
 			payloads = append(payloads, "late")
 		})
 		t.Run("latest-inclusive", func(t *testing.T) {
-			r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.LatestMessageID(),
+			r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.LatestMessageID(),
 				StartMessageIDInclusive: true})
 			if !r.HasNext() {
 				t.Fatal("HasNext false on a latest-inclusive reader of a non-empty topic")
 			}
-			m := msgReaderNext(t, r, 30*time.Second)
+			m := readNext(t, ctx, r)
 			if want := payloads[len(payloads)-1]; string(m.Payload()) != want {
 				t.Fatalf("latest-inclusive reader got %q, want the last message %q", m.Payload(), want)
 			}
@@ -115,12 +116,12 @@ func TestMessagingReaders(t *testing.T) {
 				name, first = "from-id-inclusive", 4
 			}
 			t.Run(name, func(t *testing.T) {
-				r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: ids[4], StartMessageIDInclusive: inclusive})
+				r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: ids[4], StartMessageIDInclusive: inclusive})
 				for i := first; i < len(ids); i++ {
 					if !r.HasNext() {
 						t.Fatalf("HasNext false before message %d", i)
 					}
-					m := msgReaderNext(t, r, 30*time.Second)
+					m := readNext(t, ctx, r)
 					if string(m.Payload()) != payloads[i] {
 						t.Fatalf("got %q want %q", m.Payload(), payloads[i])
 					}
@@ -133,32 +134,32 @@ func TestMessagingReaders(t *testing.T) {
 	})
 
 	t.Run("batched", func(t *testing.T) {
-		ctx := msgCtx(t, 60*time.Second)
-		topic := msgTopic(t, "reader-batched")
-		prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxPublishDelay: time.Second})
-		payloads := msgPayloads("b", 5)
-		ids := msgSendBatch(t, ctx, prod, payloads...)
+		ctx := testCtx(t)
+		topic := uniqueTopic(t)
+		prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxPublishDelay: time.Second})
+		payloads := numbered("b", 0, 5)
+		ids := sendBatched(t, ctx, prod, payloads...)
 		if ids[4].BatchIdx() != 4 || ids[0].EntryID() != ids[4].EntryID() {
 			t.Fatalf("the five messages are not one batch: %v", ids)
 		}
 
 		t.Run("last-message-id", func(t *testing.T) {
-			r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
+			r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
 			last, err := r.GetLastMessageID()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if msgIDKey(last) != msgIDKey(ids[4]) {
+			if idKey(last) != idKey(ids[4]) {
 				t.Fatalf("GetLastMessageID %v batch %d, want %v batch 4", last, last.BatchIdx(), ids[4])
 			}
 		})
 		t.Run("earliest-reads-whole-batch", func(t *testing.T) {
-			r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
+			r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
 			for i := 0; i < 5; i++ {
 				if !r.HasNext() {
 					t.Fatalf("HasNext false before message %d of the batch", i)
 				}
-				m := msgReaderNext(t, r, 30*time.Second)
+				m := readNext(t, ctx, r)
 				if string(m.Payload()) != payloads[i] || m.ID().BatchIdx() != int32(i) {
 					t.Fatalf("message %d: %q batch %d", i, m.Payload(), m.ID().BatchIdx())
 				}
@@ -172,9 +173,9 @@ func TestMessagingReaders(t *testing.T) {
 				inclusive bool
 				first     int
 			}{{true, 2}, {false, 3}} {
-				r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: ids[2], StartMessageIDInclusive: tc.inclusive})
+				r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: ids[2], StartMessageIDInclusive: tc.inclusive})
 				for i := tc.first; i < 5; i++ {
-					m := msgReaderNext(t, r, 30*time.Second)
+					m := readNext(t, ctx, r)
 					if string(m.Payload()) != payloads[i] {
 						t.Fatalf("inclusive=%v: got %q want %q", tc.inclusive, m.Payload(), payloads[i])
 					}
@@ -186,9 +187,9 @@ func TestMessagingReaders(t *testing.T) {
 			}
 		})
 		t.Run("latest-inclusive", func(t *testing.T) {
-			r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.LatestMessageID(),
+			r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.LatestMessageID(),
 				StartMessageIDInclusive: true})
-			m := msgReaderNext(t, r, 30*time.Second)
+			m := readNext(t, ctx, r)
 			if string(m.Payload()) != payloads[4] {
 				t.Fatalf("latest-inclusive reader got %q, want the last message of the batch", m.Payload())
 			}

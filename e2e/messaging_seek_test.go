@@ -17,29 +17,29 @@ import (
 func TestMessagingSeek(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	c := newClient(t, s.PulsarURL)
-	ctx := msgCtx(t, 120*time.Second)
+	ctx := testCtx(t)
 
-	topic := msgTopic(t, "seek")
-	prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-	payloads := msgPayloads("s", 10)
+	topic := uniqueTopic(t)
+	prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	payloads := numbered("s", 0, 10)
 	// Three groups with distinct publish times: 0-3, 4-6, 7-9.
 	var ids []pulsar.MessageID
 	var groupStart []time.Time
 	for _, group := range [][]string{payloads[0:4], payloads[4:7], payloads[7:10]} {
 		if len(ids) > 0 {
-			msgNextMillisecond(time.Now().UnixMilli())
+			nextMillisecond(time.Now().UnixMilli())
 		}
 		groupStart = append(groupStart, time.Now())
-		ids = append(ids, msgSend(t, ctx, prod, group...)...)
+		ids = append(ids, send(t, ctx, prod, group...)...)
 	}
 
 	// A durable consumer (own subscription) that consumed and acked everything.
 	consumeAll := func(t *testing.T, sub string) (pulsar.Consumer, []pulsar.Message) {
 		t.Helper()
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: sub,
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: sub,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		msgs := msgExpectPayloads(t, cons, payloads)
-		msgExpectNothing(t, cons, 200*time.Millisecond)
+		msgs := expectPayloads(t, ctx, cons, payloads)
+		expectNothing(t, cons, "nothing more is due")
 		return cons, msgs
 	}
 
@@ -52,18 +52,18 @@ func TestMessagingSeek(t *testing.T) {
 		}
 		// The broker restarts at entry ids[3]; a consumer (not inclusive) drops the
 		// seek target itself.
-		msgExpectPayloads(t, cons, payloads[4:])
-		msgExpectNothing(t, cons, 200*time.Millisecond)
+		expectPayloads(t, ctx, cons, payloads[4:])
+		expectNothing(t, cons, "nothing more is due")
 		// Forward, past acknowledged messages, and back again.
 		if err := cons.Seek(ids[7]); err != nil {
 			t.Fatalf("seek: %v", err)
 		}
-		msgExpectPayloads(t, cons, payloads[8:])
+		expectPayloads(t, ctx, cons, payloads[8:])
 		if err := cons.Seek(ids[0]); err != nil {
 			t.Fatalf("seek: %v", err)
 		}
-		msgExpectPayloads(t, cons, payloads[1:])
-		msgExpectNothing(t, cons, 200*time.Millisecond)
+		expectPayloads(t, ctx, cons, payloads[1:])
+		expectNothing(t, cons, "nothing more is due")
 	})
 	t.Run("by-time", func(t *testing.T) {
 		cons, msgs := consumeAll(t, "by-time")
@@ -77,8 +77,8 @@ func TestMessagingSeek(t *testing.T) {
 		if err := cons.SeekByTime(time.UnixMilli(0)); err != nil {
 			t.Fatalf("seek: %v", err)
 		}
-		msgExpectPayloads(t, cons, payloads)
-		msgExpectNothing(t, cons, 200*time.Millisecond)
+		expectPayloads(t, ctx, cons, payloads)
+		expectNothing(t, cons, "nothing more is due")
 
 		pt := msgs[4].PublishTime()
 		if !pt.After(msgs[3].PublishTime()) {
@@ -87,23 +87,23 @@ func TestMessagingSeek(t *testing.T) {
 		if err := cons.SeekByTime(pt); err != nil {
 			t.Fatalf("seek by time: %v", err)
 		}
-		msgExpectPayloads(t, cons, payloads[4:])
-		msgExpectNothing(t, cons, 200*time.Millisecond)
+		expectPayloads(t, ctx, cons, payloads[4:])
+		expectNothing(t, cons, "nothing more is due")
 
 		// One millisecond after message 6: the first message published at or after it.
 		if err := cons.SeekByTime(msgs[6].PublishTime().Add(time.Millisecond)); err != nil {
 			t.Fatalf("seek by time: %v", err)
 		}
-		msgExpectPayloads(t, cons, payloads[7:])
+		expectPayloads(t, ctx, cons, payloads[7:])
 
 		// After the end: nothing until a new message.
 		if err := cons.SeekByTime(time.Now().Add(time.Hour)); err != nil {
 			t.Fatalf("seek by time: %v", err)
 		}
-		msgExpectNothing(t, cons, 200*time.Millisecond)
-		more := msgSend(t, ctx, prod, "after-seek")
-		m := msgReceive(t, cons, 30*time.Second)
-		if string(m.Payload()) != "after-seek" || msgIDKey(m.ID()) != msgIDKey(more[0]) {
+		expectNothing(t, cons, "nothing more is due")
+		more := send(t, ctx, prod, "after-seek")
+		m := receive(t, ctx, cons)
+		if string(m.Payload()) != "after-seek" || idKey(m.ID()) != idKey(more[0]) {
 			t.Fatalf("got %q %v, want the message sent after the seek", m.Payload(), m.ID())
 		}
 		cons.Ack(m)
@@ -111,35 +111,35 @@ func TestMessagingSeek(t *testing.T) {
 		ids = append(ids, more...)
 	})
 	t.Run("by-id-inside-batch", func(t *testing.T) {
-		btopic := msgTopic(t, "seek-batch")
-		bprod := msgProducer(t, c, pulsar.ProducerOptions{Topic: btopic, BatchingMaxPublishDelay: time.Second})
-		bp := msgPayloads("b", 5)
-		bids := msgSendBatch(t, ctx, bprod, bp...)
+		btopic := uniqueTopic(t)
+		bprod := newProducer(t, c, pulsar.ProducerOptions{Topic: btopic, BatchingMaxPublishDelay: time.Second})
+		bp := numbered("b", 0, 5)
+		bids := sendBatched(t, ctx, bprod, bp...)
 		if bids[4].BatchIdx() != 4 {
 			t.Fatalf("not one batch: %v", bids)
 		}
-		msgSend(t, ctx, bprod, "after")
-		cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: btopic, SubscriptionName: "s",
+		send(t, ctx, bprod, "after")
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: btopic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		msgExpectPayloads(t, cons, append(bp, "after"))
+		expectPayloads(t, ctx, cons, append(bp, "after"))
 		// The broker goes back to the whole entry; the client drops the batch's messages
 		// up to and including the target.
 		if err := cons.Seek(bids[2]); err != nil {
 			t.Fatal(err)
 		}
-		msgExpectPayloads(t, cons, []string{"b-3", "b-4", "after"})
-		msgExpectNothing(t, cons, 200*time.Millisecond)
+		expectPayloads(t, ctx, cons, []string{"b-3", "b-4", "after"})
+		expectNothing(t, cons, "nothing more is due")
 	})
 	t.Run("reader-by-id", func(t *testing.T) {
-		r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
+		r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
 		for i := 0; i < 3; i++ {
-			msgReaderNext(t, r, 30*time.Second)
+			readNext(t, ctx, r)
 		}
 		if err := r.Seek(ids[7]); err != nil {
 			t.Fatalf("reader seek: %v", err)
 		}
 		for _, want := range payloads[8:] {
-			if m := msgReaderNext(t, r, 30*time.Second); string(m.Payload()) != want {
+			if m := readNext(t, ctx, r); string(m.Payload()) != want {
 				t.Fatalf("reader after seek: %q want %q", m.Payload(), want)
 			}
 		}
@@ -150,7 +150,7 @@ func TestMessagingSeek(t *testing.T) {
 		if err := r.Seek(ids[1]); err != nil {
 			t.Fatalf("reader seek: %v", err)
 		}
-		if m := msgReaderNext(t, r, 30*time.Second); string(m.Payload()) != payloads[2] {
+		if m := readNext(t, ctx, r); string(m.Payload()) != payloads[2] {
 			t.Fatalf("reader after seeking back: %q want %q", m.Payload(), payloads[2])
 		}
 	})
@@ -158,9 +158,9 @@ func TestMessagingSeek(t *testing.T) {
 		// The client reconnects after a seek by time with its original start (earliest)
 		// as start_message_id: the broker must keep the reader's reset cursor rather than
 		// start a new one there.
-		r := msgReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
+		r := newReader(t, c, pulsar.ReaderOptions{Topic: topic, StartMessageID: pulsar.EarliestMessageID()})
 		for i := 0; i < 8; i++ {
-			msgReaderNext(t, r, 30*time.Second)
+			readNext(t, ctx, r)
 		}
 		if err := r.SeekByTime(groupStart[1]); err != nil {
 			t.Fatalf("reader seek by time: %v", err)
@@ -171,7 +171,7 @@ func TestMessagingSeek(t *testing.T) {
 			if !r.HasNext() {
 				t.Fatalf("HasNext false before %q", want)
 			}
-			if m := msgReaderNext(t, r, 30*time.Second); string(m.Payload()) != want {
+			if m := readNext(t, ctx, r); string(m.Payload()) != want {
 				t.Fatalf("reader after seek by time: %q want %q", m.Payload(), want)
 			}
 		}

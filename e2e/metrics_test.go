@@ -102,13 +102,13 @@ func waitMetrics(t *testing.T, url string, what string, ok func(scrape) bool) sc
 func TestMetrics(t *testing.T) {
 	s := harness.StartStandalone(t, t.TempDir())
 	c := newClient(t, s.PulsarURL)
-	ctx := msgCtx(t, 90*time.Second)
-	topic := msgTopic(t, "metrics")
+	ctx := testCtx(t)
+	topic := uniqueTopic(t)
 	const produced, acked, size = 50, 20, 100
 
-	cons := msgConsumer(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sub",
+	cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sub",
 		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-	prod := msgProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	prod := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	payload := bytes.Repeat([]byte("x"), size)
 	for range produced {
 		if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: payload}); err != nil {

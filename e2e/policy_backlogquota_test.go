@@ -11,6 +11,8 @@ import (
 
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // TestPolicyBacklogQuota: a destination_storage quota of 10 kB on a topic whose only
@@ -24,14 +26,14 @@ func TestPolicyBacklogQuota(t *testing.T) {
 		if err := e.adm.Namespaces().SetBacklogQuota(ns, utils.NewBacklogQuota(limit, 0, policy), utils.DestinationStorage); err != nil {
 			t.Fatal(err)
 		}
-		topic := fmt.Sprintf("persistent://%s/t-%d", ns, time.Now().UnixNano())
+		topic := uniqueTopicIn(t, ns)
 		e.subscribeAndLeave(t, topic, "s")
 		return topic
 	}
 	// sendUntilError sends until a send fails (the quota was enforced) and returns that
 	// error; it fails the test if the backlog grew far past the quota meanwhile.
 	sendUntilError := func(t *testing.T, p pulsar.Producer) (int, error) {
-		ctx := msgCtx(t, 90*time.Second)
+		ctx := testCtx(t)
 		for i := 0; ; i++ {
 			if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: payload}); err != nil {
 				return i, err
@@ -44,7 +46,7 @@ func TestPolicyBacklogQuota(t *testing.T) {
 
 	t.Run("producer_request_hold", func(t *testing.T) {
 		topic := setup(t, "qhold", utils.ProducerRequestHold)
-		p := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true, SendTimeout: 2 * time.Second})
+		p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true, SendTimeout: 2 * time.Second})
 		n, err := sendUntilError(t, p)
 		if !errors.Is(err, pulsar.ErrSendTimeout) {
 			t.Fatalf("after %d sends: %v, want a send timeout (sends held)", n, err)
@@ -69,14 +71,14 @@ func TestPolicyBacklogQuota(t *testing.T) {
 				return false, err.Error()
 			}
 			defer q.Close()
-			_, err = q.Send(msgCtx(t, 10*time.Second), &pulsar.ProducerMessage{Payload: []byte("after")})
+			_, err = q.Send(testenv.Context(t, 10*time.Second), &pulsar.ProducerMessage{Payload: []byte("after")})
 			return err == nil, fmt.Sprint(err)
 		})
 	})
 
 	t.Run("producer_exception", func(t *testing.T) {
 		topic := setup(t, "qexception", utils.ProducerException)
-		p := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true, SendTimeout: 60 * time.Second})
+		p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true, SendTimeout: 60 * time.Second})
 		// pulsar-client-go v0.19 fails, on a refused reconnect, only the messages already
 		// pending on the producer; a send issued right after the broker's disconnect waits
 		// outside that queue until its timeout. Keeping several sends in flight makes the
@@ -95,8 +97,8 @@ func TestPolicyBacklogQuota(t *testing.T) {
 
 	t.Run("consumer_backlog_eviction", func(t *testing.T) {
 		topic := setup(t, "qeviction", utils.ConsumerBacklogEviction)
-		p := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-		ctx := msgCtx(t, 90*time.Second)
+		p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		ctx := testCtx(t)
 		const n = 40 // ~41 kB: four times the quota; producers are never blocked
 		for i := range n {
 			if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: append(fmt.Appendf(nil, "m%02d:", i), payload...)}); err != nil {
@@ -108,7 +110,7 @@ func TestPolicyBacklogQuota(t *testing.T) {
 			return b > 0 && b <= int64(limit/len(payload)), fmt.Sprintf("backlog %d", b)
 		})
 		left := e.backlog(t, topic, "s")
-		cons := msgConsumer(t, e.c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
+		cons := subscribe(t, e.c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
 		for i := n - int(left); i < n; i++ {
 			m, err := cons.Receive(ctx)
 			if err != nil {
@@ -126,7 +128,7 @@ func TestPolicyBacklogQuota(t *testing.T) {
 // number of acknowledged sends and the first error.
 func sendAsyncUntilError(t *testing.T, p pulsar.Producer, payload []byte) (int, error) {
 	t.Helper()
-	ctx := msgCtx(t, 90*time.Second)
+	ctx := testCtx(t)
 	slots := make(chan struct{}, 8)
 	errs := make(chan error, 1)
 	var acked atomic.Int64

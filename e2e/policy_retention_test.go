@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 	"github.com/apache/pulsar-client-go/pulsaradmin/pkg/utils"
@@ -22,17 +21,17 @@ func TestPolicyRetention(t *testing.T) {
 	if err := e.adm.Namespaces().SetRetention(ns, utils.RetentionPolicies{RetentionTimeInMinutes: -1, RetentionSizeInMB: 1}); err != nil {
 		t.Fatal(err)
 	}
-	retained := fmt.Sprintf("persistent://%s/kept-%d", ns, time.Now().UnixNano())
-	control := msgTopic(t, "no-retention") // public/default: Pulsar's default of none
-	ctx := msgCtx(t, 120*time.Second)
+	retained := uniqueTopicIn(t, ns)
+	control := uniqueTopic(t) // public/default: Pulsar's default of none
+	ctx := testCtx(t)
 	payload := bytes.Repeat([]byte("r"), 100_000) // 5 entries a ledger: 500 kB
 
 	// produceAndConsume sends n entries and acknowledges them all on subscription "s".
 	produceAndConsume := func(topic string, n int) []pulsar.MessageID {
 		t.Helper()
-		cons := msgConsumer(t, e.c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
+		cons := subscribe(t, e.c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s",
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-		p := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+		p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 		var ids []pulsar.MessageID
 		for range n {
 			id, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: payload})

@@ -15,9 +15,9 @@ import (
 func TestPolicyTopicOverride(t *testing.T) {
 	e := startPolicyEnv(t)
 	ns := e.namespace(t, "topic-override")
-	topic := fmt.Sprintf("persistent://%s/t-%d", ns, time.Now().UnixNano())
+	topic := uniqueTopicIn(t, ns)
 	tn := adminTopicName(t, topic)
-	ctx := msgCtx(t, 120*time.Second)
+	ctx := testCtx(t)
 	if err := e.adm.Namespaces().SetNamespaceMessageTTL(ns, 3600); err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestPolicyTopicOverride(t *testing.T) {
 	if n, err := e.adm.Topics().GetMaxProducers(tn); err != nil || n != 1 {
 		t.Fatalf("topic maxProducers = %d, %v; want 1", n, err)
 	}
-	p := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	if p2, err := e.c.CreateProducer(pulsar.ProducerOptions{Topic: topic, SendTimeout: 5 * time.Second}); err == nil {
 		p2.Close()
 		t.Fatal("second producer admitted with the topic's maxProducers=1")
@@ -81,15 +81,37 @@ func TestPolicyTopicOverride(t *testing.T) {
 	if n, err := e.adm.Topics().GetMessageTTL(tn); err != nil || n != -1 {
 		t.Fatalf("topic messageTTL after removal = %d, %v; want -1 (null)", n, err)
 	}
-	msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic})
+	newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic})
 	for i := range 4 {
 		if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: fmt.Appendf(nil, "new-%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(5 * time.Second) // > the removed 3 s TTL, with checks every 100 ms
+	// That nothing expires has no event of its own; a witness topic with a 3 s TTL of its
+	// own gives one. Its TTL is set after the removal above while its producer keeps it
+	// loaded, so the broker learns that TTL from the etcd watch of topic policies, which
+	// delivers records in revision order: once the witness's TTL acts, the broker has
+	// seen the removal. Its first message is sent after the new ones: when it
+	// expires (in some TTL check cycle k), the new ones are more than 3 s old. The checks
+	// run cycle after cycle, each over every loaded topic, so the second witness message,
+	// sent after that and 3 s old when it expires, cannot expire before cycle k+2 (a cycle
+	// lasts milliseconds and one starts every 100 ms); cycle k+1, wholly before that,
+	// checked this topic when its new messages were older than the removed TTL.
+	witness := topic + "-witness"
+	e.subscribeAndLeave(t, witness, "s")
+	wp := newProducer(t, e.c, pulsar.ProducerOptions{Topic: witness, DisableBatching: true})
+	if err := e.adm.Topics().SetMessageTTL(adminTopicName(t, witness), 3); err != nil {
+		t.Fatal(err)
+	}
+	for _, round := range []string{"first", "second"} {
+		send(t, ctx, wp, "witness-"+round)
+		adminEventually(t, "the witness's "+round+" message expires", func() (bool, string) {
+			b := e.backlog(t, witness, "s")
+			return b == 0, fmt.Sprintf("witness backlog %d", b)
+		})
+	}
 	if b := e.backlog(t, topic, "s"); b != 4 {
-		t.Fatalf("backlog %d 5 s after removing the topic's TTL, want 4 (namespace TTL is an hour)", b)
+		t.Fatalf("backlog %d after TTL checks that saw the new messages older than the removed 3 s TTL, want 4 (namespace TTL is an hour)", b)
 	}
 
 	// Overrides go with the topic: a topic created again under the name has none, and a

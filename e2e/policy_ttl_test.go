@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 )
@@ -15,10 +14,10 @@ import (
 func TestPolicyMessageTTL(t *testing.T) {
 	e := startPolicyEnv(t)
 	ns := e.namespace(t, "ttl")
-	topic := fmt.Sprintf("persistent://%s/t-%d", ns, time.Now().UnixNano())
-	ctx := msgCtx(t, 120*time.Second)
+	topic := uniqueTopicIn(t, ns)
+	ctx := testCtx(t)
 	e.subscribeAndLeave(t, topic, "s")
-	p := msgProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	p := newProducer(t, e.c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	for i := range 12 { // across ledgers (5 entries each)
 		if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: fmt.Appendf(nil, "old-%d", i)}); err != nil {
 			t.Fatal(err)
@@ -37,7 +36,7 @@ func TestPolicyMessageTTL(t *testing.T) {
 	if _, err := p.Send(ctx, &pulsar.ProducerMessage{Payload: []byte("fresh")}); err != nil {
 		t.Fatal(err)
 	}
-	cons := msgConsumer(t, e.c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
+	cons := subscribe(t, e.c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "s"})
 	m, err := cons.Receive(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -1,46 +1,25 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
 	"github.com/strata-io/strata/e2e/harness"
 )
 
-func newClient(t *testing.T, url string) pulsar.Client {
-	t.Helper()
-	c, err := pulsar.NewClient(pulsar.ClientOptions{URL: url, OperationTimeout: 30 * time.Second, Logger: quietLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c
-}
-
 func TestSmokeProduceConsume(t *testing.T) {
 	dir := t.TempDir()
 	s := harness.StartStandalone(t, dir)
 	c := newClient(t, s.PulsarURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 
-	cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: "smoke", SubscriptionName: "s", SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cons.Close()
-	prod, err := c.CreateProducer(pulsar.ProducerOptions{Topic: "smoke"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer prod.Close()
+	cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: "smoke", SubscriptionName: "s", SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest})
+	prod := newProducer(t, c, pulsar.ProducerOptions{Topic: "smoke"})
 	const n = 100
 	for i := 0; i < n; i++ {
 		if _, err := prod.Send(ctx, &pulsar.ProducerMessage{Payload: []byte(fmt.Sprintf("m-%d", i))}); err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/bookie/registry"
 	"github.com/strata-io/strata/e2e/harness"
+	"github.com/strata-io/strata/internal/testenv"
 	"github.com/strata-io/strata/metadata"
 	bookiev1 "github.com/strata-io/strata/proto/bookie/v1"
 )
@@ -32,24 +33,13 @@ import (
 // written). Started again with the same id it exits non-zero naming the cookie problem,
 // and leaves nothing behind; with its real data dir back, it starts and serves.
 func TestStorageWipedDataDirRefused(t *testing.T) {
-	ctx, seed := storageCtx(t), storageSeed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	c := newStorageCluster(t, 1)
 	b := c.bookies["bookie-1"]
 
 	// Entries the bookie acknowledged.
-	cl := c.client()
-	w, err := cl.Create(ctx, ledger.CreateOptions{EnsembleSize: 1, WriteQuorum: 1, AckQuorum: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 100
-	if acked, _, failures := startPipeline(ctx, t, w, seed, n, 32, nil).wait(ctx); acked != n || len(failures) > 0 {
-		t.Fatalf("%d of %d acknowledged: %v", acked, n, errors.Join(failures...))
-	}
-	if err := w.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cl.Close()
+	id := c.writeClosed(ctx, ledger.CreateOptions{EnsembleSize: 1, WriteQuorum: 1, AckQuorum: 1}, seed, n)
 
 	b.Stop()
 	if code := b.ExitCode(); code != 0 {
@@ -100,7 +90,7 @@ func TestStorageWipedDataDirRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Restart()
-	c.readBack(ctx, w.ID(), seed, n-1)
+	c.readBack(ctx, id, seed, n-1)
 	w2, err := c.client().Create(ctx, ledger.CreateOptions{EnsembleSize: 1, WriteQuorum: 1, AckQuorum: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -118,24 +108,13 @@ func TestStorageWipedDataDirRefused(t *testing.T) {
 // bookie refuses to serve the entry as data (DataLoss, CORRUPT_ENTRY) while serving its
 // other entries, and the ledger client reads the right bytes from the other replica.
 func TestStorageCorruptReplicaFallsBack(t *testing.T) {
-	ctx, seed := storageCtx(t), storageSeed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	c := newStorageCluster(t, 2)
-	cl := c.client()
 	// E2/Qw2/Qa2: every entry is on both bookies.
-	w, err := cl.Create(ctx, ledger.CreateOptions{EnsembleSize: 2, WriteQuorum: 2, AckQuorum: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 200
-	if acked, _, failures := startPipeline(ctx, t, w, seed, n, 32, nil).wait(ctx); acked != n || len(failures) > 0 {
-		t.Fatalf("%d of %d acknowledged: %v", acked, n, errors.Join(failures...))
-	}
-	if err := w.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cl.Close()
-	m := c.meta(ctx, w.ID())
+	id := c.writeClosed(ctx, ledger.CreateOptions{EnsembleSize: 2, WriteQuorum: 2, AckQuorum: 2}, seed, n)
+	m := c.meta(ctx, id)
 
 	// Corrupt an entry on the bookie a reader asks first, so that reading it must fall
 	// back. A reader reads ranges (ReadEntries) starting at entry 0 and then at
@@ -148,19 +127,19 @@ func TestStorageCorruptReplicaFallsBack(t *testing.T) {
 	if code := victim.ExitCode(); code != 0 {
 		t.Fatalf("%s exited with %d after SIGTERM, want 0", victim.ID, code)
 	}
-	flipStoredPayloadByte(t, victim.DataDir, w.ID(), entry, storagePayload(seed, entry), rng)
+	flipStoredPayloadByte(t, victim.DataDir, id, entry, storagePayload(seed, entry), rng)
 	victim.Restart()
 
 	// Straight to the corrupted bookie: DataLoss with CORRUPT_ENTRY, never the bytes.
 	raw := storageRawBookie(ctx, t, c, victim.ID)
-	resp, err := raw.ReadEntry(ctx, &bookiev1.ReadEntryRequest{LedgerId: uint64(w.ID()), EntryId: entry})
+	resp, err := raw.ReadEntry(ctx, &bookiev1.ReadEntryRequest{LedgerId: uint64(id), EntryId: entry})
 	if status.Code(err) != codes.DataLoss || bookiev1.ReasonOf(err) != bookiev1.ReasonCorruptEntry {
 		t.Fatalf("ReadEntry %d from %s: %v (payload %.16q); want DataLoss with reason %s",
 			entry, victim.ID, err, resp.GetPayload(), bookiev1.ReasonCorruptEntry)
 	}
 	// Only that entry: its neighbour on the same bookie is served intact.
 	other := (entry + 1) % n
-	if resp, err := raw.ReadEntry(ctx, &bookiev1.ReadEntryRequest{LedgerId: uint64(w.ID()), EntryId: other}); err != nil ||
+	if resp, err := raw.ReadEntry(ctx, &bookiev1.ReadEntryRequest{LedgerId: uint64(id), EntryId: other}); err != nil ||
 		!bytes.Equal(resp.Payload, storagePayload(seed, other)) {
 		t.Fatalf("ReadEntry %d from %s: %v", other, victim.ID, err)
 	}
@@ -206,7 +185,7 @@ func TestStorageCorruptReplicaFallsBack(t *testing.T) {
 		}
 		return err
 	}
-	c.readBack(ctx, w.ID(), seed, n-1, func(cfg *ledger.ClientConfig) {
+	c.readBack(ctx, id, seed, n-1, func(cfg *ledger.ClientConfig) {
 		cfg.DialOptions = append(cfg.DialOptions, grpc.WithChainUnaryInterceptor(record))
 	})
 	mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/strata-io/strata/bookie/ledger"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // storageAbandoned writes n entries to a new E3/Qw2/Qa2 ledger, all acknowledged, then
@@ -40,7 +41,7 @@ func storageAbandoned(ctx context.Context, t *testing.T, c *storageCluster, seed
 // of the dead bookie, since the victim is in the write set of the last entry. That is
 // why there is a fourth bookie.
 func TestStorageRecoveryOneBookieDown(t *testing.T) {
-	ctx, seed := storageCtx(t), storageSeed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	c := newStorageCluster(t, 4)
 	const n = 1000
@@ -71,7 +72,7 @@ func TestStorageRecoveryOneBookieDown(t *testing.T) {
 // two are restarted (on new ports, found through the registry), the same client's
 // recovery closes it with every acknowledged entry.
 func TestStorageRecoveryTwoBookiesDown(t *testing.T) {
-	ctx, seed := storageCtx(t), storageSeed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	c := newStorageCluster(t, 3)
 	const n = 1000

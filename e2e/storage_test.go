@@ -18,7 +18,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -28,36 +27,6 @@ import (
 	"github.com/strata-io/strata/metadata"
 	"github.com/strata-io/strata/metadata/metadatatest"
 )
-
-// storageFailsafe bounds each storage test. Nothing waits on time otherwise: every
-// wait is for an event (an acknowledgement count, a process exit, an RPC's answer).
-const storageFailsafe = 3 * time.Minute
-
-func storageCtx(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), storageFailsafe)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// storageSeed returns the seed of a test's payloads and choices, printed if the test
-// fails; STRATA_E2E_SEED replays one.
-func storageSeed(t *testing.T) uint64 {
-	t.Helper()
-	seed := rand.Uint64()
-	if s := os.Getenv("STRATA_E2E_SEED"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("STRATA_E2E_SEED: %v", err)
-		}
-		seed = n
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("seed: STRATA_E2E_SEED=%d", seed)
-		}
-	})
-	return seed
-}
 
 // storagePayload is the content of entry id in a test with this seed: ~1 KiB (768 to
 // 1279 bytes), starting with the id in text and then pseudo-random bytes. Deriving it
@@ -135,6 +104,26 @@ func (c *storageCluster) client(opts ...func(*ledger.ClientConfig)) *ledger.Clie
 // noExplicitLAC turns off the writer's idle LAC push, so the bookies' LAC stays behind
 // the last acknowledged entry and recovery has a tail to read forward and re-write.
 func noExplicitLAC(cfg *ledger.ClientConfig) { cfg.ExplicitLACDelay = -1 }
+
+// writeClosed creates a ledger with opts, writes entries 0..n-1 of seed through it (32
+// in flight) and closes it, failing the test unless every add was acknowledged. It
+// returns the ledger's id.
+func (c *storageCluster) writeClosed(ctx context.Context, opts ledger.CreateOptions, seed uint64, n int64) int64 {
+	c.t.Helper()
+	cl := c.client()
+	defer cl.Close()
+	w, err := cl.Create(ctx, opts)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if acked, _, failures := startPipeline(ctx, c.t, w, seed, n, 32, nil).wait(ctx); acked != n || len(failures) > 0 {
+		c.t.Fatalf("%d of %d acknowledged: %v", acked, n, errors.Join(failures...))
+	}
+	if err := w.Close(ctx); err != nil {
+		c.t.Fatal(err)
+	}
+	return w.ID()
+}
 
 // meta reads a ledger's metadata straight from etcd.
 func (c *storageCluster) meta(ctx context.Context, id int64) *ledger.Metadata {

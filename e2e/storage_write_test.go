@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/strata-io/strata/bookie/ledger"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 var storageE3Q2A2 = ledger.CreateOptions{EnsembleSize: 3, WriteQuorum: 2, AckQuorum: 2}
@@ -20,7 +21,7 @@ var storageE3Q2A2 = ledger.CreateOptions{EnsembleSize: 3, WriteQuorum: 2, AckQuo
 // bookie outside the ensemble to take the dead one's place, so there are four: three
 // in the ensemble and one spare.
 func TestStorageBookieKilledMidWrite(t *testing.T) {
-	ctx, seed := storageCtx(t), storageSeed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	c := newStorageCluster(t, 4)
 	cl := c.client()
@@ -85,7 +86,7 @@ func TestStorageBookieKilledMidWrite(t *testing.T) {
 // acknowledged — including acknowledgements A received after recovery began — and only
 // entries A sent, each under the id A sent it with.
 func TestStorageFencing(t *testing.T) {
-	ctx, seed := storageCtx(t), storageSeed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	c := newStorageCluster(t, 3)
 	a, err := c.client().Create(ctx, storageE3Q2A2)
 	if err != nil {
@@ -144,7 +145,7 @@ func TestStorageFencing(t *testing.T) {
 // restarted on its data dir. Every entry it acknowledged was durable: recovery on the
 // restarted bookie keeps each of them, byte-equal, and nothing the writer did not send.
 func TestStorageAckedEntrySurvivesBookieRestart(t *testing.T) {
-	ctx, seed := storageCtx(t), storageSeed(t)
+	ctx, seed := testCtx(t), testenv.Seed(t)
 	c := newStorageCluster(t, 1)
 	b := c.bookies["bookie-1"]
 	cl := c.client()

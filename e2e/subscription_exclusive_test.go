@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
@@ -18,16 +16,12 @@ import (
 func TestSubscriptionExclusiveConsumerBusy(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 
 	opts := pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "ex", Type: pulsar.Exclusive,
 		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: "first"}
-	first, err := c.Subscribe(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := subscribe(t, c, opts)
 	opts.Name = "second"
 	second, err := c.Subscribe(opts)
 	if err == nil {
@@ -55,14 +49,10 @@ func TestSubscriptionExclusiveConsumerBusy(t *testing.T) {
 		t.Fatalf("Shared consumer on an Exclusive subscription: error %q does not name ConsumerBusy", err)
 	}
 
-	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	sendSync(ctx, t, p, numbered("m", 0, 10)...)
+	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
+	send(t, ctx, p, numbered("m", 0, 10)...)
 	for i, want := range numbered("m", 0, 10) {
-		m := receive(ctx, t, first, "first consumer")
+		m := receive(t, ctx, first)
 		if string(m.Payload()) != want {
 			t.Fatalf("first consumer message %d: got %q want %q", i, m.Payload(), want)
 		}
@@ -74,13 +64,9 @@ func TestSubscriptionExclusiveConsumerBusy(t *testing.T) {
 	}
 	first.Close() // flushes the pending acks of m-0..m-3 before it leaves
 
-	third, err := c2.Subscribe(opts)
-	if err != nil {
-		t.Fatalf("a consumer after the first closed: %v", err)
-	}
-	defer third.Close()
+	third := subscribe(t, c2, opts)
 	for i, want := range numbered("m", 4, 10) {
-		m := receive(ctx, t, third, "consumer after close")
+		m := receive(t, ctx, third)
 		if string(m.Payload()) != want {
 			t.Fatalf("message %d after the first consumer closed: got %q want %q", i, m.Payload(), want)
 		}

@@ -3,15 +3,11 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/pulsar-client-go/pulsar"
 
-	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/e2e/harness"
 )
 
@@ -23,18 +19,13 @@ import (
 func TestSubscriptionFailoverHandover(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 
 	evA, evB := newEventRecorder("a"), newEventRecorder("b")
 	sub := func(name string, ev *eventRecorder) pulsar.Consumer {
-		cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "fo", Type: pulsar.Failover,
+		return subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "fo", Type: pulsar.Failover,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: name, EventListener: ev})
-		if err != nil {
-			t.Fatalf("subscribe %s: %v", name, err)
-		}
-		return cons
 	}
 	a := sub("a", evA)
 	defer a.Close()
@@ -43,16 +34,12 @@ func TestSubscriptionFailoverHandover(t *testing.T) {
 	defer b.Close()
 	evB.expect(ctx, t, false)
 
-	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	const n = 20
-	sendSync(ctx, t, p, numbered("m", 0, n)...)
+	send(t, ctx, p, numbered("m", 0, n)...)
 
 	for i := 0; i < 10; i++ {
-		m := receive(ctx, t, a, "active consumer a")
+		m := receive(t, ctx, a)
 		if want := fmt.Sprintf("m-%d", i); string(m.Payload()) != want {
 			t.Fatalf("a: message %d is %q, want %q", i, m.Payload(), want)
 		}
@@ -69,7 +56,7 @@ func TestSubscriptionFailoverHandover(t *testing.T) {
 	a.Close()
 	evB.expect(ctx, t, true)
 	for i := 5; i < n; i++ {
-		m := receive(ctx, t, b, "consumer b after handover")
+		m := receive(t, ctx, b)
 		if want := fmt.Sprintf("m-%d", i); string(m.Payload()) != want {
 			t.Fatalf("b after handover: got %q, want %q (unacked messages first, then the rest, in order)", m.Payload(), want)
 		}
@@ -88,8 +75,8 @@ func TestSubscriptionFailoverHandover(t *testing.T) {
 	a2 := sub("a2", evA2)
 	defer a2.Close()
 	evA2.expect(ctx, t, false)
-	sendSync(ctx, t, p, "late")
-	if m := receive(ctx, t, b, "active consumer b"); string(m.Payload()) != "late" {
+	send(t, ctx, p, "late")
+	if m := receive(t, ctx, b); string(m.Payload()) != "late" {
 		t.Fatalf("b: got %q, want %q", m.Payload(), "late")
 	}
 	expectNothing(t, a2, "the inactive consumer joined second")
@@ -101,22 +88,17 @@ func TestSubscriptionFailoverHandover(t *testing.T) {
 func TestSubscriptionFailoverPartitioned(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	name := uniqueTopic(t)
 	const partitions = 3
-	createPartitionedTopic(ctx, t, s, name, partitions)
+	createPartitioned(t, s.HTTPURL, name, partitions)
 
 	// Join in reverse name order: the choice must not depend on it.
 	got := map[string]map[string]int{} // consumer → partition topic → messages
 	var consumers []pulsar.Consumer
 	for _, cn := range []string{"b", "a"} {
-		cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: name, SubscriptionName: "fo", Type: pulsar.Failover,
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: name, SubscriptionName: "fo", Type: pulsar.Failover,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: cn})
-		if err != nil {
-			t.Fatalf("subscribe %s: %v", cn, err)
-		}
-		defer cons.Close()
 		consumers = append(consumers, cons)
 		got[cn] = map[string]int{}
 	}
@@ -124,11 +106,9 @@ func TestSubscriptionFailoverPartitioned(t *testing.T) {
 	const perPartition = 10
 	for i := 0; i < partitions; i++ {
 		pt := fmt.Sprintf("%s-partition-%d", name, i)
-		p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: pt, DisableBatching: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		sendSync(ctx, t, p, numbered(fmt.Sprintf("p%d", i), 0, perPartition)...)
+		p := newProducer(t, c, pulsar.ProducerOptions{Topic: pt, DisableBatching: true})
+		defer p.Close() // one producer per call
+		send(t, ctx, p, numbered(fmt.Sprintf("p%d", i), 0, perPartition)...)
 		p.Close()
 	}
 	// sorted = [a, b]: partition 0 → a, 1 → b, 2 → a.
@@ -182,19 +162,14 @@ func TestSubscriptionFailoverPartitioned(t *testing.T) {
 func TestSubscriptionFailoverPartitionedSwitch(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	name := uniqueTopic(t)
-	createPartitionedTopic(ctx, t, s, name, 2)
+	createPartitioned(t, s.HTTPURL, name, 2)
 	p0, p1 := name+"-partition-0", name+"-partition-1"
 
 	sub := func(cn string, ev *eventRecorder) pulsar.Consumer {
-		cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: name, SubscriptionName: "fo", Type: pulsar.Failover,
+		return subscribe(t, c, pulsar.ConsumerOptions{Topic: name, SubscriptionName: "fo", Type: pulsar.Failover,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: cn, EventListener: ev})
-		if err != nil {
-			t.Fatalf("subscribe %s: %v", cn, err)
-		}
-		return cons
 	}
 	evB := newEventRecorder("b")
 	b := sub("b", evB)
@@ -203,18 +178,15 @@ func TestSubscriptionFailoverPartitionedSwitch(t *testing.T) {
 	evB.expectState(ctx, t, p1, true)
 
 	produce := func(pt, prefix string, from, to int) {
-		p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: pt, DisableBatching: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer p.Close()
-		sendSync(ctx, t, p, numbered(prefix, from, to)...)
+		p := newProducer(t, c, pulsar.ProducerOptions{Topic: pt, DisableBatching: true})
+		defer p.Close() // one producer per call
+		send(t, ctx, p, numbered(prefix, from, to)...)
 	}
 	produce(p0, "p0", 0, 10)
 	produce(p1, "p1", 0, 10)
 	// b gets both partitions; it acknowledges the first three of each.
 	for i := 0; i < 20; i++ {
-		m := receive(ctx, t, b, "b alone")
+		m := receive(t, ctx, b)
 		var k int
 		if _, err := fmt.Sscanf(string(m.Payload())[3:], "%d", &k); err != nil {
 			t.Fatalf("payload %q: %v", m.Payload(), err)
@@ -234,7 +206,7 @@ func TestSubscriptionFailoverPartitionedSwitch(t *testing.T) {
 	evA.expectState(ctx, t, p1, false)
 	evB.expectState(ctx, t, p0, false)
 	for _, want := range numbered("p0", 3, 10) {
-		m := receive(ctx, t, a, "a after taking partition 0 over")
+		m := receive(t, ctx, a)
 		if string(m.Payload()) != want || m.Topic() != p0 {
 			t.Fatalf("a: got %q of %s, want %q of %s (the unacknowledged messages of partition 0, in order)", m.Payload(), m.Topic(), want, p0)
 		}
@@ -248,37 +220,15 @@ func TestSubscriptionFailoverPartitionedSwitch(t *testing.T) {
 	produce(p0, "p0", 10, 15)
 	produce(p1, "p1", 10, 15)
 	for _, want := range numbered("p0", 10, 15) {
-		if m := receive(ctx, t, a, "a, new messages"); string(m.Payload()) != want {
+		if m := receive(t, ctx, a); string(m.Payload()) != want {
 			t.Fatalf("a: got %q, want %q", m.Payload(), want)
 		}
 	}
 	for _, want := range numbered("p1", 10, 15) {
-		if m := receive(ctx, t, b, "b, new messages"); string(m.Payload()) != want {
+		if m := receive(t, ctx, b); string(m.Payload()) != want {
 			t.Fatalf("b: got %q, want %q", m.Payload(), want)
 		}
 	}
 	expectNothing(t, a, "partition 1 is b's")
 	expectNothing(t, b, "partition 0 is a's")
-}
-
-// createPartitionedTopic creates a partitioned topic through the admin REST API
-// (PUT …/partitions with the count as the body, as pulsar-client-go's tests do).
-func createPartitionedTopic(ctx context.Context, t *testing.T, s *harness.Standalone, name string, partitions int) {
-	t.Helper()
-	tn, err := topic.Parse(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := fmt.Sprintf("%s/admin/v2/persistent/%s/%s/%s/partitions", s.HTTPURL, tn.Tenant, tn.Namespace, tn.Local)
-	req, _ := http.NewRequestWithContext(ctx, http.MethodPut, url, strings.NewReader(fmt.Sprint(partitions)))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("PUT %s: %v", url, err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("PUT %s: %s: %s", url, resp.Status, body)
-	}
 }

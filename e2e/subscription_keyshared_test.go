@@ -16,6 +16,7 @@ import (
 	"github.com/spaolacci/murmur3"
 
 	"github.com/strata-io/strata/e2e/harness"
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // keySharedTracker is the test's view of a Key_Shared subscription: which consumer holds
@@ -30,13 +31,12 @@ type keySharedTracker struct {
 	deliveries map[string]int    // payload → times delivered
 	byConsumer map[string]int
 	violations []string
-	unique     atomic.Int64
-	progress   chan struct{} // poked on every new unique delivery
+	unique     counter // distinct messages delivered
 }
 
 func newKeySharedTracker() *keySharedTracker {
 	return &keySharedTracker{holder: map[string]string{}, held: map[string]int{}, order: map[string][]int{},
-		deliveries: map[string]int{}, byConsumer: map[string]int{}, progress: make(chan struct{}, 1)}
+		deliveries: map[string]int{}, byConsumer: map[string]int{}}
 }
 
 func (k *keySharedTracker) received(consumer string, m pulsar.Message) {
@@ -55,11 +55,7 @@ func (k *keySharedTracker) received(consumer string, m pulsar.Message) {
 	k.byConsumer[consumer]++
 	k.deliveries[string(m.Payload())]++
 	if k.deliveries[string(m.Payload())] == 1 {
-		k.unique.Add(1)
-		select {
-		case k.progress <- struct{}{}:
-		default:
-		}
+		k.unique.add(1)
 	}
 }
 
@@ -71,18 +67,6 @@ func (k *keySharedTracker) released(m pulsar.Message) {
 	if k.held[key] == 0 {
 		delete(k.held, key)
 		delete(k.holder, key)
-	}
-}
-
-// waitUnique blocks until at least n distinct messages were delivered.
-func (k *keySharedTracker) waitUnique(ctx context.Context, t *testing.T, n int64) {
-	t.Helper()
-	for k.unique.Load() < n {
-		select {
-		case <-k.progress:
-		case <-ctx.Done():
-			t.Fatalf("only %d of %d messages delivered: %v", k.unique.Load(), n, ctx.Err())
-		}
 	}
 }
 
@@ -151,13 +135,10 @@ type keySharedStep struct {
 // every message for a random 0–2 ms before acknowledging it, and checks the ordering
 // contract. It returns the deliveries per consumer.
 func runKeyShared(t *testing.T, n int, batched bool, steps []keySharedStep) map[string]int {
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	rng := testenv.Rand(t)
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 	const keys = 32
 
@@ -169,12 +150,9 @@ func runKeyShared(t *testing.T, n int, batched bool, steps []keySharedStep) map[
 	}
 	live := map[string]*running{}
 	join := func(name string) {
-		cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "ks", Type: pulsar.KeyShared,
+		cons := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "ks", Type: pulsar.KeyShared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: name,
 			EnableBatchIndexAcknowledgment: batched})
-		if err != nil {
-			t.Fatalf("subscribe %s: %v", name, err)
-		}
 		runCtx, stop := context.WithCancel(ctx)
 		r := &running{cons: cons, stop: stop, done: make(chan struct{})}
 		live[name] = r
@@ -187,7 +165,9 @@ func runKeyShared(t *testing.T, n int, batched bool, steps []keySharedStep) map[
 					return
 				}
 				tr.received(name, m)
-				// Hold the message a little, as an application would.
+				// Hold the message a little, as an application would: deliberate pacing,
+				// so that consumers hold unacknowledged messages when others join or
+				// leave. Nothing is waited for here.
 				time.Sleep(time.Duration(delays.IntN(2000)) * time.Microsecond)
 				tr.released(m)
 				if err := cons.Ack(m); err != nil {
@@ -217,11 +197,7 @@ func runKeyShared(t *testing.T, n int, batched bool, steps []keySharedStep) map[
 		popts = pulsar.ProducerOptions{Topic: topic, BatcherBuilderType: pulsar.KeyBasedBatchBuilder,
 			BatchingMaxMessages: 20, BatchingMaxPublishDelay: 2 * time.Millisecond}
 	}
-	p, err := c.CreateProducer(popts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, c, popts)
 	var sendErr atomic.Value
 	produced := make(chan struct{})
 	prng := rand.New(rand.NewPCG(rng.Uint64(), 0))
@@ -230,9 +206,13 @@ func runKeyShared(t *testing.T, n int, batched bool, steps []keySharedStep) map[
 		next := make([]int, keys)
 		for i := 0; i < n; i++ {
 			// Stay at most 500 messages ahead of the consumers, so joins land mid-stream.
-			for int64(i)-tr.unique.Load() > 500 {
+			for {
+				delivered, more := tr.unique.next()
+				if int64(i)-delivered <= 500 {
+					break
+				}
 				select {
-				case <-tr.progress:
+				case <-more:
 				case <-ctx.Done():
 					return
 				}
@@ -254,7 +234,7 @@ func runKeyShared(t *testing.T, n int, batched bool, steps []keySharedStep) map[
 	}()
 
 	for _, st := range steps {
-		tr.waitUnique(ctx, t, int64(st.at))
+		tr.unique.waitFor(ctx, t, int64(st.at), "messages delivered")
 		if st.join != "" {
 			join(st.join)
 		}
@@ -262,7 +242,7 @@ func runKeyShared(t *testing.T, n int, batched bool, steps []keySharedStep) map[
 			stopRunning(st.leave).Close()
 		}
 	}
-	tr.waitUnique(ctx, t, int64(n))
+	tr.unique.waitFor(ctx, t, int64(n), "messages delivered")
 	<-produced
 	if err, _ := sendErr.Load().(error); err != nil {
 		t.Fatalf("send: %v", err)
@@ -313,8 +293,7 @@ func runKeyShared(t *testing.T, n int, batched bool, steps []keySharedStep) map[
 func TestSubscriptionKeySharedStickyOverlap(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 
 	sticky := func(name string, ranges ...int) (pulsar.Consumer, error) {
@@ -346,11 +325,7 @@ func TestSubscriptionKeySharedStickyOverlap(t *testing.T) {
 		t.Fatal("an AUTO_SPLIT consumer joined a STICKY subscription")
 	}
 
-	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	const n = 40
 	for i := 0; i < n; i++ {
 		key := fmt.Sprintf("k%d", i)
@@ -381,7 +356,9 @@ func TestSubscriptionKeySharedStickyOverlap(t *testing.T) {
 }
 
 // stickyHash is Key_Shared's hash of a key, computed independently of the broker:
-// Murmur3_32(key) & 0x7fffffff mod 65536 (reference §2.14).
+// Murmur3_32(key) & 0x7fffffff mod 65536, as Pulsar's StickyKeyConsumerSelector
+// (hash range size 2<<15) computes it with its Murmur3_32Hash:
+// https://github.com/apache/pulsar/blob/master/pulsar-broker/src/main/java/org/apache/pulsar/broker/service/StickyKeyConsumerSelector.java
 func stickyHash(key string) uint32 {
 	h := murmur3.New32() // not murmur3.Sum32, which checkptr (-race) rejects
 	h.Write([]byte(key))
@@ -395,32 +372,23 @@ func stickyHash(key string) uint32 {
 func TestSubscriptionKeySharedStalledConsumer(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 	sub := func(name string, queue int, ranges ...int) pulsar.Consumer {
 		pol, err := pulsar.NewKeySharedPolicySticky(ranges)
 		if err != nil {
 			t.Fatal(err)
 		}
-		cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "ks", Type: pulsar.KeyShared,
+		return subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "ks", Type: pulsar.KeyShared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: name, KeySharedPolicy: pol,
 			ReceiverQueueSize: queue})
-		if err != nil {
-			t.Fatalf("subscribe %s: %v", name, err)
-		}
-		return cons
 	}
 	slow := sub("slow", 5, 0, 32767)
 	defer slow.Close()
 	fast := sub("fast", 1000, 32768, 65535)
 	defer fast.Close()
 
-	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	const n, nkeys = 400, 16
 	wantSlow, wantFast := map[string][]string{}, map[string][]string{}
 	for i := 0; i < n; i++ {
@@ -446,7 +414,7 @@ func TestSubscriptionKeySharedStalledConsumer(t *testing.T) {
 		}
 		got := map[string][]string{}
 		for i := 0; i < total; i++ {
-			m := receive(ctx, t, cons, cons.Name())
+			m := receive(t, ctx, cons)
 			got[m.Key()] = append(got[m.Key()], string(m.Payload()))
 			if err := cons.Ack(m); err != nil {
 				t.Fatal(err)

@@ -19,27 +19,18 @@ import (
 func TestSubscriptionSharedRoundRobin(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 
 	var cons []pulsar.Consumer
 	for _, name := range []string{"c1", "c2", "c3"} {
-		cc, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared,
+		cc := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: name})
-		if err != nil {
-			t.Fatalf("subscribe %s: %v", name, err)
-		}
-		defer cc.Close()
 		cons = append(cons, cc)
 	}
-	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, DisableBatching: true})
 	const n = 90
-	sendSync(ctx, t, p, numbered("m", 0, n)...)
+	send(t, ctx, p, numbered("m", 0, n)...)
 
 	// Receive all n across the three consumers. c1 acks nothing; c2 and c3 ack all.
 	owner := map[string]string{} // payload → consumer
@@ -116,11 +107,7 @@ func TestSubscriptionSharedRoundRobin(t *testing.T) {
 		expectNothing(t, cc, "every message was acknowledged once")
 	}
 	// Everything was acknowledged: a new consumer on the subscription gets nothing.
-	late, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared, Name: "late"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer late.Close()
+	late := subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared, Name: "late"})
 	expectNothing(t, late, "no message is left unacknowledged")
 }
 
@@ -144,25 +131,16 @@ func counts(m map[string][]string) string {
 func TestSubscriptionSharedBatchIndexHandover(t *testing.T) {
 	s := harness.StartStandalone(t, testDir(t))
 	c := newClient(t, s.PulsarURL)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx := testCtx(t)
 	topic := uniqueTopic(t)
 	sub := func(name string) pulsar.Consumer {
-		cons, err := c.Subscribe(pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared,
+		return subscribe(t, c, pulsar.ConsumerOptions{Topic: topic, SubscriptionName: "sh", Type: pulsar.Shared,
 			SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest, Name: name,
 			EnableBatchIndexAcknowledgment: true})
-		if err != nil {
-			t.Fatalf("subscribe %s: %v", name, err)
-		}
-		return cons
 	}
 	first := sub("first")
-	p, err := c.CreateProducer(pulsar.ProducerOptions{Topic: topic, BatchingMaxMessages: 10,
+	p := newProducer(t, c, pulsar.ProducerOptions{Topic: topic, BatchingMaxMessages: 10,
 		BatchingMaxPublishDelay: time.Minute, BatchingMaxSize: 1 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
 	const n = 30
 	for i := 0; i < n; i++ {
 		p.SendAsync(ctx, &pulsar.ProducerMessage{Payload: []byte(fmt.Sprintf("b-%d", i))}, func(_ pulsar.MessageID, _ *pulsar.ProducerMessage, err error) {
@@ -176,7 +154,7 @@ func TestSubscriptionSharedBatchIndexHandover(t *testing.T) {
 	}
 	want := map[string]bool{}
 	for i := 0; i < n; i++ {
-		m := receive(ctx, t, first, "first consumer")
+		m := receive(t, ctx, first)
 		if m.ID().BatchSize() != 10 {
 			t.Fatalf("%q: batch size %d, want 10", m.Payload(), m.ID().BatchSize())
 		}
@@ -195,7 +173,7 @@ func TestSubscriptionSharedBatchIndexHandover(t *testing.T) {
 
 	got := map[string]bool{}
 	for len(got) < len(want) {
-		m := receive(ctx, t, second, "second consumer after the first left")
+		m := receive(t, ctx, second)
 		pl := string(m.Payload())
 		if !want[pl] || got[pl] {
 			t.Fatalf("second consumer received %q, which was acknowledged or already received (want once each: %v)", pl, keys(want))

@@ -6,13 +6,11 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
-	"time"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
-var (
-	flagSeed  = flag.Uint64("dispatch.seed", 0, "base seed of the randomized dispatcher tests (0: from the clock)")
-	flagIters = flag.Int("dispatch.iters", 150, "runs per randomized dispatcher test")
-)
+var flagIters = flag.Int("dispatch.iters", 150, "runs per randomized dispatcher test")
 
 // TestKeySharedRandomized drives Key_Shared through random joins, leaves,
 // flows, acks, negative acks, seeks and partial reads, and checks at every
@@ -40,10 +38,7 @@ func TestSharedRandomized(t *testing.T) {
 
 func runRandomized(t *testing.T, name string, setup func(*sim)) {
 	t.Run(name, func(t *testing.T) {
-		base := *flagSeed
-		if base == 0 {
-			base = uint64(time.Now().UnixNano())
-		}
+		base := testenv.Seed(t) // run i uses base+i
 		iters := *flagIters
 		if testing.Short() {
 			iters = 20
@@ -53,7 +48,7 @@ func runRandomized(t *testing.T, name string, setup func(*sim)) {
 			s := newSim(seed)
 			setup(s)
 			if err := s.run(); err != nil {
-				t.Fatalf("seed %d (rerun with -dispatch.seed=%d -dispatch.iters=1): %v\n%s", seed, seed, err, s.trace())
+				t.Fatalf("seed %d (rerun with %s=%d -dispatch.iters=1): %v\n%s", seed, testenv.SeedVar, seed, err, s.trace())
 			}
 		}
 	})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 // A scripted history: sends with their outcomes, then deliveries in order. Payloads
@@ -256,8 +258,7 @@ func TestWaits(t *testing.T) {
 	for _, id := range ids {
 		s.Attempt(id, payloadOf(id))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+	ctx := testenv.Context(t, 30*time.Second)
 	go func() {
 		for _, id := range ids {
 			s.Ack(id)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/strata-io/strata/bookie/audit"
 	"github.com/strata-io/strata/bookie/autorecovery"
 	"github.com/strata-io/strata/bookie/ledger"
 	"github.com/strata-io/strata/bookie/registry"
@@ -306,7 +307,7 @@ func testBookieKilled(t *testing.T, killLeader bool) {
 	if m := c.meta(ctx, ids[n-1]); m.LastEntry != entries-1 {
 		t.Fatalf("the open ledger was recovered at %d, want %d (every acknowledged entry)", m.LastEntry, entries-1)
 	}
-	under, err := autorecovery.UnderReplicated(ctx, c.store)
+	under, err := audit.UnderReplicated(ctx, c.store)
 	if err != nil || len(under) != 0 {
 		t.Fatalf("under-replicated ledgers after healing: %v, %v", under, err)
 	}
@@ -360,7 +361,7 @@ func TestAutoRecoveryDecommission(t *testing.T) {
 			t.Fatalf("ledger %d still lists %s: %v", id, target, m.Fragments)
 		}
 	}
-	on, err := autorecovery.LedgersOn(ctx, c.store, target)
+	on, err := audit.LedgersOn(ctx, c.store, target)
 	if err != nil || len(on) != 0 {
 		t.Fatalf("ledgers on %s: %v, %v", target, on, err)
 	}

@@ -162,7 +162,7 @@ func TestClusterAdmin(t *testing.T) {
 		"namespaces", "unload-bundle", "public/default", bundle); code != 0 {
 		t.Fatalf("unload-bundle exit %d", code)
 	}
-	if _, err := c.Store.Get(ctx, c.Store.Keys.Under("ownership", "public/default", bundle)); err == nil {
+	if _, err := c.Store.Get(ctx, c.Store.Keys.Ownership("public/default", bundle)); err == nil {
 		t.Fatalf("bundle %s still owned after unload", bundle)
 	}
 	sendOne(t, ctx, client, topic)
@@ -225,7 +225,7 @@ func TestClusterAdmin(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 6; i++ {
-		key := c.Store.Keys.Under("managed-ledgers", fmt.Sprintf("%s-partition-%d", base, i))
+		key := c.Store.Keys.ManagedLedger(fmt.Sprintf("%s-partition-%d", base, i))
 		if _, err := c.Store.Get(ctx, key); err == nil {
 			t.Fatalf("partition %d still has a managed ledger after the delete", i)
 		}
@@ -235,7 +235,7 @@ func TestClusterAdmin(t *testing.T) {
 	if err := adm1.Namespaces().Unload("public/default"); err != nil {
 		t.Fatal(err)
 	}
-	vals, _, err := c.Store.List(ctx, c.Store.Keys.Under("ownership", "public", "default")+"/")
+	vals, _, err := c.Store.List(ctx, c.Store.Keys.NamespaceOwnerships("public/default"))
 	if err != nil {
 		t.Fatal(err)
 	}

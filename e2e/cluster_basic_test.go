@@ -92,7 +92,7 @@ func TestClusterEtcdProxyFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer via.Close()
-	key := via.Keys.Under("e2e", "proxy-check")
+	key := via.Keys.E2E("proxy-check")
 	if _, err := c.Store.Put(context.Background(), key, []byte("x")); err != nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,7 @@ func (r *failoverRig) waitMovedTo(b *harness.Broker, since time.Time) time.Durat
 // ledgerIDs returns the topic's ledgers as its managed-ledger record lists them now.
 func (r *failoverRig) ledgerIDs() []int64 {
 	r.t.Helper()
-	v, err := r.c.Store.Get(r.ctx, r.c.Store.Keys.Under("managed-ledgers", r.topic))
+	v, err := r.c.Store.Get(r.ctx, r.c.Store.Keys.ManagedLedger(r.topic))
 	if err != nil {
 		r.t.Fatal(err)
 	}

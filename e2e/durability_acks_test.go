@@ -43,7 +43,7 @@ func waitAcksPersisted(t *testing.T, store *metadata.Store, topic, sub string, a
 	for _, l := range slices.Sorted(maps.Keys(last)) {
 		layout = append(layout, cursor.Ledger{ID: l, Entries: last[l] + 1})
 	}
-	key := store.Keys.Under("managed-ledgers", topic, "cursors", sub)
+	key := store.Keys.Cursor(topic, sub)
 	adminEventually(t, sub+": acknowledgements persisted", func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

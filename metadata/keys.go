@@ -184,10 +184,3 @@ func (k Keys) NamespaceBundles(namespace string) string { return k.join("bundles
 // E2E is a scratch key that only tests write (the end-to-end tests check a broker's
 // etcd proxy reaches etcd); Strata itself never reads it.
 func (k Keys) E2E(name string) string { return k.join("e2e", name) }
-
-// Under returns an arbitrary key below the root.
-//
-// Deprecated: every key Strata writes has a named function above (Ledger, Cursor,
-// Ownership, Broker, Namespace, …), documented in docs/format/metadata.md; use it, or
-// add one there, so that the layout lives in one file.
-func (k Keys) Under(parts ...string) string { return k.join(parts...) }

@@ -1,30 +1,10 @@
 package autorecovery
 
 import (
-	"context"
 	"slices"
 
-	"github.com/strata-io/strata/bookie/audit"
 	"github.com/strata-io/strata/bookie/ledger"
-	"github.com/strata-io/strata/metadata"
 )
-
-// The audit's scans (which ledgers list a bookie that is gone or draining) are in
-// bookie/audit, so that a broker's admin API can run them without this package.
-
-// UnderReplicated is audit.UnderReplicated.
-//
-// Deprecated: use bookie/audit; kept until the e2e tests are converted.
-func UnderReplicated(ctx context.Context, s *metadata.Store) ([]int64, error) {
-	return audit.UnderReplicated(ctx, s)
-}
-
-// LedgersOn is audit.LedgersOn.
-//
-// Deprecated: use bookie/audit; kept until the e2e tests are converted.
-func LedgersOn(ctx context.Context, s *metadata.Store, bookie string) ([]int64, error) {
-	return audit.LedgersOn(ctx, s, bookie)
-}
 
 // fragmentSpan describes fragment i of m: its entries first..last (last < first when it
 // holds none) and whether they can still change. A fragment is immutable when another

@@ -227,3 +227,45 @@ func TestTombstoneSurvivesReopen(t *testing.T) {
 		t.Fatalf("ledger 2 after reopen: %+v", st)
 	}
 }
+
+// TestDeletedBeforeTombstones: data written before tombstones existed — a ledger deleted
+// by an older build, with no tombstone — stays valid and reads as it did: the ledger is
+// unknown and may be written afresh (the hole the tombstone closes, for such ledgers).
+func TestDeletedBeforeTombstones(t *testing.T) {
+	fs := vfs.NewMem()
+	s, err := Open("db", Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustAdd(t, s, mkAdd(1, 0, -1, "x"))
+	if err := s.DeleteLedger(testCtx(t), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// What an older build's deletion left: the same, without the tombstone.
+	db, err := pebble.Open("db", &pebble.Options{FS: fs, Logger: pebbleLogger{}.discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Delete(tombKey(1), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open("db", Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Read(1, 0); !errors.Is(err, ErrNoSuchLedger) {
+		t.Fatalf("read: %v", err)
+	}
+	mustAdd(t, s, mkAdd(1, 3, -1, "again"))
+	if st, _ := s.State(1); st != (LedgerState{LAC: -1, LastEntry: 3}) {
+		t.Fatalf("state after re-add %+v", st)
+	}
+}

@@ -114,6 +114,10 @@ func TestFormatGolden(t *testing.T) {
 	if err != nil || e.LAC != 2 || string(e.Payload) != "hello" {
 		t.Fatalf("entry decodes to %+v %v", e, err)
 	}
+	k, v = readGolden(t, "tomb_v1.golden")
+	if !bytes.Equal(k, tombKey(7)) || !bytes.Equal(v, tombRecord) {
+		t.Fatalf("tombstone fixture %x %x is not ledger 7's", k, v)
+	}
 	k, v = readGolden(t, "state_v1.golden")
 	st, err := decodeState(k, v)
 	if err != nil || st != (LedgerState{LAC: 2, LastEntry: 3, Fenced: true}) {

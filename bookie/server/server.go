@@ -236,7 +236,9 @@ func lacResponse(ledger uint64, st store.LedgerState) *bookiev1.ReadLACResponse 
 	return &bookiev1.ReadLACResponse{LedgerId: ledger, Lac: st.LAC, LastEntryId: st.LastEntry, Fenced: st.Fenced}
 }
 
-// DeleteLedger removes a ledger's entries and state, durably. Idempotent.
+// DeleteLedger removes a ledger's entries and state, durably, and leaves it fenced for
+// good (the store's tombstone): later adds get LEDGER_FENCED, recovery adds included,
+// and reads NO_SUCH_LEDGER. Idempotent.
 func (s *Server) DeleteLedger(ctx context.Context, req *bookiev1.DeleteLedgerRequest) (*bookiev1.DeleteLedgerResponse, error) {
 	if err := checkLedger(req.GetLedgerId()); err != nil {
 		return nil, err

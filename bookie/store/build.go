@@ -23,6 +23,12 @@ type staged struct {
 	dirty   bool // the state record must be written in this batch
 	deleted bool // the batch deletes the ledger's entries: Pebble no longer speaks for them
 	notify  bool // waiters must be woken after the commit
+	// tomb: the ledger was deleted — a tombstone is in Pebble (applied by an earlier
+	// batch, synced or not) or in this batch. Looked up once per batch, and only for a
+	// ledger without a state record (checked): a ledger with one was not deleted since.
+	// Invariant: tomb implies !known — nothing ever writes a state record for a
+	// tombstoned ledger again, so it stays deleted and fenced for good.
+	tomb, checked bool
 }
 
 // entryID names one entry.
@@ -160,6 +166,12 @@ func (sl *staged) raiseLAC(lac int64) {
 // apply decides one op against the staged state and adds its writes to the batch.
 func (g *group) apply(o *op) (LedgerState, error) {
 	sl := g.ledger(o.ledger)
+	if err := g.checkTomb(sl, o.ledger); err != nil {
+		return sl.st, err
+	}
+	if sl.tomb {
+		return g.applyDeleted(sl, o)
+	}
 	switch o.kind {
 	case opAdd:
 		if err := g.add(sl, o); err != nil {
@@ -178,12 +190,59 @@ func (g *group) apply(o *op) (LedgerState, error) {
 			g.sync = true
 		}
 	case opDelete:
+		// The entries and the state go; the tombstone stays, in the same batch, so that
+		// no crash can leave the ledger gone but unfenced.
 		g.b.DeleteRange(ledgerEntriesStart(o.ledger), ledgerEntriesEnd(o.ledger), nil)
 		g.b.Delete(ledgerKey(o.ledger), nil)
-		*sl = staged{st: LedgerState{LAC: -1, LastEntry: -1}, deleted: true, notify: true}
+		g.b.Set(tombKey(o.ledger), tombRecord, nil)
+		*sl = staged{st: deletedState, deleted: true, notify: true, tomb: true, checked: true}
 		g.forget(o.ledger)
 		g.deleted = append(g.deleted, o.ledger)
 		g.sync = true
+	}
+	return sl.st, nil
+}
+
+// deletedState is what the store answers for a deleted ledger: nothing stored, fenced.
+var deletedState = LedgerState{LAC: -1, LastEntry: -1, Fenced: true}
+
+// checkTomb looks up, once per batch, whether a ledger without a state record was
+// deleted. Batches before this one were applied to the memtable before this one is
+// built, so Pebble answers for them too, synced or not.
+func (g *group) checkTomb(sl *staged, ledger uint64) error {
+	if sl.known || sl.checked {
+		return nil
+	}
+	_, closer, err := g.s.db.Get(tombKey(ledger))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("store: read tombstone of ledger %d: %w", ledger, err)
+	default:
+		// Any value counts: the key alone says the ledger was deleted, and a
+		// tombstone that cannot be read is still a tombstone (fencing is the safe side).
+		closer.Close()
+		sl.tomb, sl.st = true, deletedState
+	}
+	sl.checked = true
+	return nil
+}
+
+// applyDeleted decides an op on a deleted ledger. Nothing is written: the tombstone
+// already says everything, and it is durable by the time the op is answered — it was
+// written by this batch (then synced), or by an earlier one, which completes first. A
+// tombstone-only ledger stays unknown (no state record), so a second deletion does not
+// bring it back as a ledger to delete and compact again.
+func (g *group) applyDeleted(sl *staged, o *op) (LedgerState, error) {
+	switch o.kind {
+	case opAdd:
+		// Normal and recovery adds alike: the ledger is closed for good, and its
+		// writer must learn it as it learns any fence.
+		return sl.st, fmt.Errorf("%w: ledger %d was deleted", ErrFenced, o.ledger)
+	case opLAC:
+		// Dropped: raising the LAC would write a state record and revive the ledger.
+	case opFence, opDelete:
+		// Already fenced, already deleted.
 	}
 	return sl.st, nil
 }

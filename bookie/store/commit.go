@@ -132,9 +132,14 @@ func (s *Store) Fence(ctx context.Context, ledger uint64) (LedgerState, error) {
 	return s.wait(ctx, &op{kind: opFence, ledger: ledger})
 }
 
-// DeleteLedger removes every entry and the state of a ledger, durably; the space is
-// reclaimed by a compaction of the ledger's key range that runs in the background (see
-// WaitCompactions). Deleting an unknown ledger succeeds.
+// DeleteLedger removes every entry and the state of a ledger and leaves a tombstone in
+// their place, all in one batch, durably; the space is reclaimed by a compaction of the
+// ledger's key range that runs in the background (see WaitCompactions). From then on
+// the ledger is unknown to reads (ErrNoSuchLedger) and fenced for writes: every add,
+// normal or recovery, is refused with ErrFenced, a fence succeeds, and an LAC update is
+// dropped — a writer fenced off by the recovery that preceded the deletion never gets
+// an add acknowledged here again. Deleting an unknown ledger succeeds and leaves a
+// tombstone too; deleting a deleted one writes nothing.
 func (s *Store) DeleteLedger(ctx context.Context, ledger uint64) error {
 	_, err := s.wait(ctx, &op{kind: opDelete, ledger: ledger})
 	return err

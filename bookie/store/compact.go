@@ -6,8 +6,9 @@ import (
 )
 
 // Space reclaim after DeleteLedger. The deletion itself is a range tombstone over the
-// ledger's entry keys plus a point delete of its state key, committed and synced like
-// any other op: from then on the entries are gone for every reader. The bytes stay in
+// ledger's entry keys plus a point delete of its state key (and the one-key tombstone
+// that keeps the ledger fenced), committed and synced like any other op: from then on
+// the entries are gone for every reader. The bytes stay in
 // Pebble's tables until a compaction drops them. Pebble would get there on its own
 // (range tombstones make their tables candidates for delete-only and elision-only
 // compactions), but a bookie deletes ledgers precisely to free disk, so the store asks

@@ -122,3 +122,67 @@ func TestCrashRandomized(t *testing.T) {
 	}
 	t.Logf("the unacknowledged add survived %d of 20 crashes", kept)
 }
+
+// TestCrashKeepsTombstone: an acknowledged deletion survives a crash with its
+// tombstone (the ledger stays fenced), and a deletion caught inside its own fsync is
+// all or nothing — the entries and state gone with a tombstone, or all still there —
+// never gone without the tombstone.
+func TestCrashKeepsTombstone(t *testing.T) {
+	rng := testenv.Rand(t)
+	const rounds = 10
+	kept := 0
+	for round := 0; round < rounds; round++ {
+		mem := vfs.NewCrashableMem()
+		gate := &syncGate{}
+		s, err := Open("db", Options{FS: errorfs.Wrap(mem, gate)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ledger := range []uint64{1, 2} {
+			for e := int64(0); e < 5; e++ {
+				mustAdd(t, s, mkAdd(ledger, e, e-1, fmt.Sprint("entry ", e)))
+			}
+		}
+		if err := s.DeleteLedger(testCtx(t), 1); err != nil {
+			t.Fatal(err)
+		}
+		// Ledger 2's deletion is inside its fsync when the disk crashes.
+		reached, release := gate.arm()
+		unacked := make(chan error, 1)
+		s.enqueue(&op{kind: opDelete, ledger: 2, done: func(_ LedgerState, err error) { unacked <- err }})
+		waitCh(t, reached, "the deletion's fsync")
+		crashed := mem.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rand.New(rand.NewPCG(rng.Uint64(), 0))})
+		release()
+		if err := <-unacked; err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+
+		s, err = Open("db", Options{FS: crashed})
+		if err != nil {
+			t.Fatalf("round %d: reopen after crash: %v", round, err)
+		}
+		checkDeleted(t, s, 1)
+		tomb, err := hasTomb(s, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tomb {
+			kept++
+			checkDeleted(t, s, 2)
+		} else {
+			if st, known := s.State(2); !known || st != (LedgerState{LAC: 3, LastEntry: 4}) {
+				t.Fatalf("round %d: ledger 2 without a tombstone after the crash: %+v known %v", round, st, known)
+			}
+			for e := int64(0); e < 5; e++ {
+				if got, err := s.Read(2, e); err != nil || string(got.Payload) != fmt.Sprint("entry ", e) {
+					t.Fatalf("round %d: ledger 2 without a tombstone lost entry %d: %q %v", round, e, got.Payload, err)
+				}
+			}
+		}
+		s.Close()
+	}
+	t.Logf("the unacknowledged deletion survived %d of %d crashes", kept, rounds)
+}

@@ -34,6 +34,12 @@
 //   - A fence is synced before Fence returns; from then on normal adds of the ledger are
 //     refused with ErrFenced, recovery adds are accepted. A fence of a ledger the store
 //     has never seen records it, so a late add from an old writer is still refused.
+//   - A deletion is final: the batch that deletes a ledger's entries and state writes
+//     its tombstone, and from then on the ledger reads as unknown and refuses every add
+//     (recovery adds included) with ErrFenced. No op writes a state record for a
+//     tombstoned ledger again, and tombstones are never removed (ledger ids are never
+//     reused), so a fenced writer can never again get an add acknowledged, even after
+//     the ledger was deleted.
 //   - The builder is the only goroutine that writes to Pebble or decides anything. It
 //     decides a batch on top of the batches applied before it, synced or not (its own
 //     copy of the ledger states, Store.staging): an add queued after a fence is refused

@@ -18,6 +18,7 @@ const (
 	prefixMeta   = 'm' // store metadata (the format version)
 	prefixEntry  = 'e' // 'e' | ledger (8, BE) | entry (8, BE)  → entry record
 	prefixLedger = 'l' // 'l' | ledger (8, BE)                  → ledger state record
+	prefixTomb   = 't' // 't' | ledger (8, BE)                  → tombstone record
 )
 
 // formatKey holds FormatVersion as a 4-byte big-endian integer.
@@ -96,6 +97,21 @@ func parseLedgerKey(k []byte) (uint64, bool) {
 	}
 	return binary.BigEndian.Uint64(k[1:9]), true
 }
+
+// tombKey is 't' | ledger: the tombstone DeleteLedger leaves. Ledger ids are never
+// reused, so a tombstone is never in the way of a later ledger and is kept for good.
+func tombKey(ledger uint64) []byte {
+	k := make([]byte, ledgerKeyLen)
+	k[0] = prefixTomb
+	binary.BigEndian.PutUint64(k[1:9], ledger)
+	return k
+}
+
+// Tombstone record, version 1: one byte, the record version. The key's presence is the
+// fact ("this ledger was deleted here"); the version leaves room for more.
+const tombRecordVersion = 1
+
+var tombRecord = []byte{tombRecordVersion}
 
 // Entry record, version 1:
 //

@@ -50,6 +50,8 @@ func goldens() []golden {
 			hexFields(formatKey, -1), hexFields(encodeFormat(FormatVersion), -1)},
 		{"entry_v1.golden", "entry record v1: ledger 7, entry 3, lac 2, payload \"hello\"\n# key: prefix | ledger | entry\n# value: version | lac | crc32c(payload) | crc32c(key||header) | payload",
 			hexFields(ek, 1, 8, 8), hexFields(ev, 1, 8, 4, 4, -1)},
+		{"tomb_v1.golden", "tombstone record v1: ledger 7 was deleted\n# key: prefix | ledger\n# value: version",
+			hexFields(tombKey(7), 1, 8), hexFields(tombRecord, -1)},
 		{"state_v1.golden", "ledger state record v1: ledger 7, fenced, lac 2, last entry 3\n# key: prefix | ledger\n# value: version | flags | lac | last entry | crc32c(key||record)",
 			hexFields(lk, 1, 8), hexFields(lv, 1, 1, 8, 8, 4)},
 	}
@@ -111,6 +113,10 @@ func TestFormatGolden(t *testing.T) {
 	e, err := decodeEntry(l, id, k, v)
 	if err != nil || e.LAC != 2 || string(e.Payload) != "hello" {
 		t.Fatalf("entry decodes to %+v %v", e, err)
+	}
+	k, v = readGolden(t, "tomb_v1.golden")
+	if !bytes.Equal(k, tombKey(7)) || !bytes.Equal(v, tombRecord) {
+		t.Fatalf("tombstone fixture %x %x is not ledger 7's", k, v)
 	}
 	k, v = readGolden(t, "state_v1.golden")
 	st, err := decodeState(k, v)

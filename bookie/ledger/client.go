@@ -397,8 +397,8 @@ func (c *Client) changeEnsemble(ctx context.Context, m *Metadata, rev int64, ch 
 }
 
 // Delete removes a ledger: its entries from every bookie that ever stored a fragment
-// (best effort: an unreachable bookie is logged, its data left to its garbage
-// collector), then its metadata.
+// (best effort: an unreachable bookie is logged and its copy stays there — bookies do
+// not yet collect ledgers whose metadata is gone), then its metadata.
 func (c *Client) Delete(ctx context.Context, id int64) error {
 	m, rev, err := c.readMeta(ctx, id)
 	if err != nil {

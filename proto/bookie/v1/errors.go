@@ -17,7 +17,7 @@ const ErrorDomain = "strata.bookie"
 const (
 	ReasonNoSuchLedger    = "NO_SUCH_LEDGER"       // NotFound: the bookie holds nothing of the ledger
 	ReasonNoSuchEntry     = "NO_SUCH_ENTRY"        // NotFound: the ledger is known, the entry is not here
-	ReasonLedgerFenced    = "LEDGER_FENCED"        // FailedPrecondition: a normal add to a fenced ledger
+	ReasonLedgerFenced    = "LEDGER_FENCED"        // FailedPrecondition: a normal add to a fenced ledger, or any add to a deleted one
 	ReasonEntryTooLarge   = "ENTRY_TOO_LARGE"      // InvalidArgument: payload over the configured limit
 	ReasonBadChecksum     = "BAD_CHECKSUM"         // InvalidArgument: payload does not match the writer's CRC32C
 	ReasonCorruptEntry    = "CORRUPT_ENTRY"        // DataLoss: stored bytes fail their CRC32C; read another replica

@@ -131,6 +131,9 @@ func (h *addHarness) run(t *testing.T, d *datadriven.TestData) string {
 			t.Fatalf("%s: unknown fail=%s", d.Pos, f)
 		}
 		h.sm.SettleFenced(traceInt(t, d, "ledger", 0), traceInt(t, d, "last", -1), fail, d.HasArg("requeue"))
+	case "roll-idle":
+		idle := time.Duration(traceInt(t, d, "idle", 60)) * time.Second
+		fmt.Fprintf(&b, "roll-idle: %t\n", h.sm.RollIdle(h.now, idle))
 	case "set-fenced":
 		h.sm.SetFenced()
 	case "close":

@@ -71,7 +71,6 @@ func (ml *ManagedLedger) offloadPass(ctx context.Context) {
 		}
 	}
 	var firstErr error
-	done := 0
 	for _, id := range ids {
 		if ctx.Err() != nil {
 			if firstErr == nil {
@@ -90,9 +89,7 @@ func (ml *ManagedLedger) offloadPass(ctx context.Context) {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("offload ledger %d: %w", id, err)
 			}
-			continue
 		}
-		done++
 	}
 	if manual != nil {
 		st := OffloadStatus{Status: OffloadSuccess}
@@ -104,8 +101,10 @@ func (ml *ManagedLedger) offloadPass(ctx context.Context) {
 		ml.offStatus = st
 		ml.mu.Unlock()
 	}
-	if done > 0 {
-		ml.maybeTrim() // a deletion lag of 0 deletes the bookie copies now
+	if len(ids) > 0 {
+		// A deletion lag of 0 deletes the bookie copies now, and a trim that stopped at
+		// a ledger this pass held (busy) gets its turn.
+		ml.maybeTrim()
 	}
 }
 

@@ -613,3 +613,58 @@ func TestObjectKeys(t *testing.T) {
 		t.Fatal("one topic's prefix contains another's")
 	}
 }
+
+// TestOffloadReadStoreDown: with the store down, an offloaded ledger still on its
+// bookies is read from them (TIERED_STORAGE_FIRST falls back); once the bookie copy is
+// gone, reads fail with the store's error — promptly, not a hang — and succeed, every
+// entry byte-equal, when the store is back. BookkeeperFirst reads the bookies while it
+// can and the store after the lag.
+func TestOffloadReadStoreDown(t *testing.T) {
+	c := newCluster(t, 1)
+	clk := newTestClock()
+	store := &faultyStore{ObjectStore: memstore.New()}
+	name := "persistent://t/ns/readdown"
+	f := c.factory(offloadConfig(store, clk))
+	ml, data, pos := offloadBacklog(t, f, name, 40)
+	if err := ml.Offload(ml.LastConfirmed()); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitStatus(t, ml); st.Status != OffloadSuccess {
+		t.Fatalf("status %+v", st)
+	}
+	store.down.Store(true)
+	checkEntries(t, readAll(t, ml, cursor.Earliest(), 4), data, pos)
+	if m := f.OffloadMetrics(); m.ReadErrors == 0 || m.ReadBytes != 0 {
+		t.Fatalf("reads with the store down: %+v", m)
+	}
+
+	// BookkeeperFirst: the bookies, without touching the store.
+	store.down.Store(false)
+	p := DefaultOffloadPolicy()
+	p.BookkeeperFirst = true
+	ml.SetOffloadPolicy(p)
+	before := f.OffloadMetrics()
+	checkEntries(t, readAll(t, ml, cursor.Earliest(), 4), data, pos)
+	if m := f.OffloadMetrics(); m.ReadBytes != before.ReadBytes || m.ReadCount != before.ReadCount {
+		t.Fatalf("BookkeeperFirst read from the store: %+v then %+v", before, m)
+	}
+
+	// The lag passes: the store is the only copy, whatever the priority.
+	p.DeletionLag = 0
+	ml.SetOffloadPolicy(p)
+	first := ml.Info().Ledgers[0].ID
+	waitFor(t, "bookie copy deleted", func() bool { return !c.ledgerExists(t, first) })
+	waitTasks(ml)
+	store.down.Store(true)
+	f2 := c.factory(offloadConfig(store, clk))
+	ml2 := open(t, f2, name)
+	ml2.SetOffloadPolicy(p)
+	if _, err := ml2.ReadEntries(testCtx(t), Position{Ledger: first}, 5); !errors.Is(err, errStoreDown) {
+		t.Fatalf("read with the only copy unreachable: %v, want the store's error", err)
+	}
+	store.down.Store(false)
+	checkEntries(t, readAll(t, ml2, cursor.Earliest(), 4), data, pos)
+	if m := f2.OffloadMetrics(); m.ReadBytes == 0 {
+		t.Fatalf("read nothing from the store: %+v", m)
+	}
+}

@@ -26,7 +26,8 @@ import (
 type faultyStore struct {
 	tiered.ObjectStore
 	down, holdPuts, failDeletes atomic.Bool
-	held                        chan string // a held Put's key, once stored
+	held                        chan string   // a held Put's key, once stored
+	release                     chan struct{} // closed: held Puts succeed
 }
 
 var errStoreDown = errors.New("test store down")
@@ -46,8 +47,12 @@ func (s *faultyStore) Put(ctx context.Context, key string, body io.Reader) error
 		return err
 	}
 	s.held <- key
-	<-ctx.Done()
-	return ctx.Err()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.release:
+		return nil
+	}
 }
 
 func (s *faultyStore) GetRange(ctx context.Context, key string, off, n int64) ([]byte, error) {
@@ -667,4 +672,42 @@ func TestOffloadReadStoreDown(t *testing.T) {
 	if m := f2.OffloadMetrics(); m.ReadBytes == 0 {
 		t.Fatalf("read nothing from the store: %+v", m)
 	}
+}
+
+// TestOffloadFencedOwner: an owner whose topic was taken over during its upload cannot
+// record the offload complete (its CAS fails: ErrFenced, and it turns Fenced); it
+// deletes its object, and the new owner offloads the ledger itself.
+func TestOffloadFencedOwner(t *testing.T) {
+	c := newCluster(t, 1)
+	clk := newTestClock()
+	inner := memstore.New()
+	store := &faultyStore{ObjectStore: inner, held: make(chan string, 1), release: make(chan struct{})}
+	store.holdPuts.Store(true)
+	name := "persistent://t/ns/fenced"
+	ml, data, pos := offloadBacklog(t, c.factory(offloadConfig(store, clk)), name, 30)
+	first := ml.Info().Ledgers[0].ID
+	if err := ml.Offload(Position{Ledger: first + 1}); err != nil {
+		t.Fatal(err)
+	}
+	deadKey := <-store.held
+	ml2 := open(t, c.factory(offloadConfig(inner, clk)), name) // the new owner
+	store.holdPuts.Store(false)
+	close(store.release)
+	st := waitStatus(t, ml)
+	if st.Status != OffloadError || !strings.Contains(st.LastError, ErrFenced.Error()) || !ml.Fenced() {
+		t.Fatalf("old owner: status %+v, fenced %t", st, ml.Fenced())
+	}
+	if _, err := inner.Stat(testCtx(t), deadKey); !errors.Is(err, tiered.ErrNotFound) {
+		t.Fatalf("fenced owner's object: %v", err)
+	}
+	if err := ml2.Offload(Position{Ledger: first + 1}); err != nil {
+		t.Fatal(err)
+	}
+	if st := waitStatus(t, ml2); st.Status != OffloadSuccess {
+		t.Fatalf("new owner: %+v", st)
+	}
+	if o := ml2.Info().Ledgers[0].Offload; !o.Complete() || stateKey(name, first, o) == deadKey {
+		t.Fatalf("new owner's offload state %+v", o)
+	}
+	checkEntries(t, readAll(t, ml2, cursor.Earliest(), 6), data, pos)
 }

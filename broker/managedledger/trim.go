@@ -59,9 +59,9 @@ func (ml *ManagedLedger) trimLoop() {
 
 // trim deletes the closed ledgers every durable cursor has fully consumed, and closed
 // empty ledgers — from the record, then from the bookies and the object store — as
-// far as the retention policy lets it, and the bookie copies of offloaded ledgers
-// whose deletion lag passed (deleteBookieCopies) (Retention; by default nothing
-// consumed is kept). With no durable cursor, every closed ledger counts as consumed
+// far as the retention policy lets it (Retention; by default nothing consumed is
+// kept); and the bookie copies of offloaded ledgers whose deletion lag passed
+// (deleteBookieCopies). With no durable cursor, every closed ledger counts as consumed
 // (with Pulsar's default retention of zero, data nobody subscribed to is not kept). The current ledger
 // is never deleted, nor a ledger still being written after a rollover (not closed yet),
 // nor one holding entries after lastConfirmed.
@@ -134,7 +134,7 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 	}()
 	if ml.off != nil {
 		if err := ml.deleteBookieCopies(ctx); err != nil {
-			return err
+			ml.log.Warn("delete bookie copies of offloaded ledgers", "err", err)
 		}
 	}
 	if len(doomed) == 0 {

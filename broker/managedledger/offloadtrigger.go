@@ -23,7 +23,14 @@ const offloadCheckInterval = time.Minute
 func (ml *ManagedLedger) maybeOffload() {
 	ml.mu.Lock()
 	defer ml.mu.Unlock()
-	if ml.off == nil || ml.add.state == stateClosed || ml.add.state == stateFenced {
+	if ml.off == nil {
+		return
+	}
+	if ml.add.state == stateClosed || ml.add.state == stateFenced {
+		if ml.offManual != nil { // Offload raced Close
+			ml.offManual = nil
+			ml.offStatus = OffloadStatus{Status: OffloadError, LastError: ErrClosed.Error()}
+		}
 		return
 	}
 	if ml.offRunning {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -253,6 +254,15 @@ func (f *Factory) OpenWith(ctx context.Context, name string, p Policies) (*Manag
 	}
 	if p.Offload != nil {
 		ml.offPolicy = *p.Offload
+	}
+	if ml.off != nil {
+		// Open runs the offload check; the periodic one follows in a minute. The first
+		// orphan sweep comes after half to one interval, spread so that a broker that
+		// opens many topics at once does not list all their prefixes at once.
+		now := f.cfg.Now()
+		iv := ml.off.cfg.OrphanSweepInterval
+		ml.lastOffloadCheck = now
+		ml.lastSweep = now.Add(-iv/2 + rand.N(iv/2+1))
 	}
 	ml.bgCtx, ml.bgCancel = context.WithCancel(context.Background())
 	if err := ml.open(ctx); err != nil {

@@ -711,3 +711,47 @@ func TestOffloadFencedOwner(t *testing.T) {
 	}
 	checkEntries(t, readAll(t, ml2, cursor.Earliest(), 6), data, pos)
 }
+
+// TestOffloadAndTrimExclusion: trim does not delete a ledger while it is being
+// offloaded (Pulsar #13219); once the offload ends, the trim it asks for deletes the
+// consumed ledger from the record, the bookies and the store.
+func TestOffloadAndTrimExclusion(t *testing.T) {
+	c := newCluster(t, 1)
+	clk := newTestClock()
+	inner := memstore.New()
+	store := &faultyStore{ObjectStore: inner, held: make(chan string, 1), release: make(chan struct{})}
+	store.holdPuts.Store(true)
+	name := "persistent://t/ns/exclusion"
+	ml, _, _ := offloadBacklog(t, c.factory(offloadConfig(store, clk)), name, 30)
+	first := ml.Info().Ledgers[0]
+	if err := ml.Offload(Position{Ledger: first.ID + 1}); err != nil {
+		t.Fatal(err)
+	}
+	key := <-store.held
+	// Consume the first ledger while its upload is in flight.
+	if err := ml.Cursors()["hold"].AckCumulative(Position{Ledger: first.ID, Entry: first.Entries - 1}); err != nil {
+		t.Fatal(err)
+	}
+	ml.CheckRetention()
+	waitFor(t, "trim pass over", func() bool {
+		ml.mu.Lock()
+		defer ml.mu.Unlock()
+		return !ml.trimming
+	})
+	if ml.Info().Ledgers[0].ID != first.ID || !c.ledgerExists(t, first.ID) {
+		t.Fatal("trim deleted a ledger being offloaded")
+	}
+	store.holdPuts.Store(false)
+	close(store.release)
+	if st := waitStatus(t, ml); st.Status != OffloadSuccess {
+		t.Fatalf("status %+v", st)
+	}
+	waitFor(t, "consumed ledger trimmed after its offload", func() bool { return ml.Info().Ledgers[0].ID != first.ID })
+	waitTasks(ml)
+	if c.ledgerExists(t, first.ID) {
+		t.Fatal("trimmed ledger still on the bookies")
+	}
+	if _, err := inner.Stat(testCtx(t), key); !errors.Is(err, tiered.ErrNotFound) {
+		t.Fatalf("trimmed ledger's object: %v", err)
+	}
+}

@@ -44,7 +44,8 @@ type Config struct {
 	Offload OffloadConfig
 	Logger  *slog.Logger
 	// Now is the clock of every time decision here: ledger age (rollover), ledger
-	// creation times in the record, retention by time, read-ahead expiry. Default
+	// creation times in the record, retention by time, read-ahead expiry, offload
+	// thresholds, idle rollover, deletion lag and the offload tick. Default
 	// time.Now; tests inject one.
 	Now func() time.Time
 }
@@ -92,9 +93,9 @@ type Factory struct {
 	cfg   Config
 	// readAhead bounds the read-ahead memory of every managed ledger opened here.
 	readAhead *readAheadPool
-	// offloadedReader opens the reader of a ledger whose offload completed (see
-	// openEntryReader); nil: such ledgers are read from their bookies. Tiered storage
-	// sets it; today only tests do.
+	// offloadedReader, when set, stands in for the object store when a ledger whose
+	// offload completed is read (openTiered): tests set it. Otherwise such ledgers are
+	// read from the store of off, or from their bookies when there is none.
 	offloadedReader func(context.Context, LedgerInfo) (entryReader, error)
 	// off is the offload machinery shared by the managed ledgers; nil without a store.
 	off *offloader

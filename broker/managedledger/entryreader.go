@@ -33,14 +33,7 @@ func (ml *ManagedLedger) openEntryReader(ctx context.Context, li LedgerInfo) (en
 			return ml.openTiered(ctx, li)
 		}
 		if !ml.offloadPolicy().BookkeeperFirst {
-			t, err := ml.openTiered(ctx, li)
-			if err == nil {
-				return &tieredFirst{ml: ml, id: li.ID, tiered: t}, nil
-			}
-			if ctx.Err() != nil {
-				return nil, err
-			}
-			ml.log.Warn("open offloaded ledger failed; reading the bookies' copy", "ledger", li.ID, "err", err)
+			return &tieredFirst{ml: ml, li: li}, nil
 		}
 	}
 	// The bookies hold a ledger until its offload completed and the deletion lag passed.

@@ -130,28 +130,46 @@ func (t *tieredReader) prefetch(b int) {
 }
 
 // tieredFirst reads a ledger offloaded and still on its bookies: from the store, and
-// from the bookies when that fails (TIERED_STORAGE_FIRST with fallback).
+// from the bookies when that fails (TIERED_STORAGE_FIRST with fallback). Each reader is
+// opened at its first use; the store's is opened again after a failed open, so a store
+// that was down when the ledger was first read is used again once it is back.
 type tieredFirst struct {
-	ml     *ManagedLedger
-	id     int64
-	tiered entryReader
+	ml *ManagedLedger
+	li LedgerInfo
 
 	mu      sync.Mutex
-	bookies entryReader // opened at the first fallback
+	tiered  entryReader
+	bookies entryReader
 }
 
 func (r *tieredFirst) Read(ctx context.Context, first, last int64) ([]ledger.Entry, error) {
-	ents, err := r.tiered.Read(ctx, first, last)
-	if err == nil || ctx.Err() != nil {
-		return ents, err
+	r.mu.Lock()
+	t := r.tiered
+	r.mu.Unlock()
+	var err error
+	if t == nil {
+		if t, err = r.ml.openTiered(ctx, r.li); err == nil {
+			r.mu.Lock()
+			r.tiered = t
+			r.mu.Unlock()
+		}
 	}
-	r.ml.log.Warn("offloaded read failed; reading the bookies' copy", "ledger", r.id, "err", err)
+	if err == nil {
+		var ents []ledger.Entry
+		if ents, err = t.Read(ctx, first, last); err == nil {
+			return ents, nil
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, err
+	}
+	r.ml.log.Warn("offloaded read failed; reading the bookies' copy", "ledger", r.li.ID, "err", err)
 	r.mu.Lock()
 	b := r.bookies
 	r.mu.Unlock()
 	if b == nil {
 		var berr error
-		if b, berr = r.ml.bookieReaderOf(ctx, r.id); berr != nil {
+		if b, berr = r.ml.bookieReaderOf(ctx, r.li.ID); berr != nil {
 			return nil, errors.Join(err, berr)
 		}
 		r.mu.Lock()

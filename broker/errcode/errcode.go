@@ -116,6 +116,10 @@ var table = []Error{
 	is(resources.ErrPartitionsNotIncreased, pulsar.ServerError_UnknownError, http.StatusConflict, noRetry),
 	is(service.ErrTopicBusy, pulsar.ServerError_UnknownError, http.StatusPreconditionFailed, noRetry),
 	is(ownership.ErrBadBundle, pulsar.ServerError_UnknownError, http.StatusNotFound, noRetry),
+	// Offload: one manual offload at a time (Pulsar answers 409), and a broker without
+	// an offload store refuses with a precondition failure as Pulsar does without an offloader.
+	is(managedledger.ErrOffloadRunning, pulsar.ServerError_UnknownError, http.StatusConflict, noRetry),
+	is(managedledger.ErrOffloadDisabled, pulsar.ServerError_UnknownError, http.StatusPreconditionFailed, noRetry),
 
 	// Errors that answer the defaults, last so that anything more specific they wrap
 	// decides. Listed so that the table is complete and each says whether it is

@@ -56,6 +56,8 @@ var pins = []struct {
 	{resources.ErrPartitionsNotIncreased, pulsar.ServerError_UnknownError, 409, false},
 	{service.ErrTopicBusy, pulsar.ServerError_UnknownError, 412, false},
 	{ownership.ErrBadBundle, pulsar.ServerError_UnknownError, 404, false},
+	{managedledger.ErrOffloadRunning, pulsar.ServerError_UnknownError, 409, false},
+	{managedledger.ErrOffloadDisabled, pulsar.ServerError_UnknownError, 412, false},
 	{managedledger.ErrLedgerFenced, pulsar.ServerError_UnknownError, 500, true},
 	{managedledger.ErrNoEntry, pulsar.ServerError_UnknownError, 500, false},
 	{managedledger.ErrNotClosed, pulsar.ServerError_UnknownError, 500, false},

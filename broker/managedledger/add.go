@@ -304,6 +304,7 @@ func (ml *ManagedLedger) rolloverFenced(old *ledger.Writer) {
 		return
 	}
 	ml.maybeTrim()
+	ml.maybeOffload()
 }
 
 func (ml *ManagedLedger) switchLedger(ctx context.Context, old *ledger.Writer) error {
@@ -386,6 +387,7 @@ func (ml *ManagedLedger) closeOldLedger(w *ledger.Writer) {
 		return
 	}
 	ml.maybeTrim()
+	ml.maybeOffload() // a ledger closed: Pulsar's offload check
 }
 
 // markClosed records a ledger's final count and size and that it is closed.
@@ -419,13 +421,22 @@ func (ml *ManagedLedger) setFenced() {
 // updateRecord applies change to the record with a CAS. Any change by someone else
 // means another owner took the topic over: the managed ledger turns Fenced.
 func (ml *ManagedLedger) updateRecord(ctx context.Context, change func(*Info)) error {
+	return ml.editRecord(ctx, func(in *Info) error { change(in); return nil })
+}
+
+// editRecord is updateRecord with a change that may refuse: when change returns an
+// error, nothing is written and editRecord returns it. change runs twice, on a copy of
+// the record and then on the live one, and must do the same both times.
+func (ml *ManagedLedger) editRecord(ctx context.Context, change func(*Info) error) error {
 	ml.metaMu.Lock()
 	defer ml.metaMu.Unlock()
 	ml.mu.Lock()
 	next := ml.info.clone()
 	rev := ml.infoRev
 	ml.mu.Unlock()
-	change(next)
+	if err := change(next); err != nil {
+		return err
+	}
 	data, err := next.marshal()
 	if err != nil {
 		return err
@@ -440,7 +451,7 @@ func (ml *ManagedLedger) updateRecord(ctx context.Context, change func(*Info)) e
 	}
 	ml.mu.Lock()
 	// Apply the same change to the live record so live counts of the current ledger stay.
-	change(ml.info)
+	_ = change(ml.info) // it accepted the same record a moment ago, under metaMu
 	ml.infoRev = newRev
 	ml.layoutGen++
 	ml.mu.Unlock()

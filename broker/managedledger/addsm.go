@@ -127,6 +127,8 @@ type addSM struct {
 	entries, size int64
 	// broken: a write to the current ledger failed; the next add rolls over.
 	broken bool
+	// lastAdd is when the last add was accepted (RollIdle).
+	lastAdd time.Time
 	// Invariant: pending holds every op not yet delivered, in the order the adds were
 	// made; queued holds the tail of it that waits for the next ledger while rolling
 	// over. Ops of a ledger all precede ops of later ledgers in pending.
@@ -175,6 +177,7 @@ func (s *addSM) Add(op *addOp, now time.Time) {
 		return
 	}
 	s.pending = append(s.pending, op)
+	s.lastAdd = now
 	switch {
 	case s.state == stateRolling:
 		s.queued = append(s.queued, op)
@@ -252,6 +255,19 @@ func (s *addSM) SettleFenced(lid, lastEntry int64, fail error, requeue bool) {
 		s.queued = append(again, s.queued...)
 	}
 	s.advance()
+}
+
+// RollIdle rolls over a current ledger that holds entries and took no add for idle
+// (at now), so that it can be closed and offloaded; it reports whether it did. The
+// rollover is the usual one: adds made meanwhile queue for the next ledger.
+func (s *addSM) RollIdle(now time.Time, idle time.Duration) bool {
+	if s.state != stateOpen || s.terminated || s.entries == 0 || len(s.pending) > 0 ||
+		now.Sub(s.lastAdd) < idle || now.Sub(s.created) < idle {
+		return false
+	}
+	s.state = stateRolling
+	s.rd.Roll = &addRoll{Old: s.ledger}
+	return true
 }
 
 // RolledOver: the rollover asked for created ledger id at time created and appended

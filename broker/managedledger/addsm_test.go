@@ -131,6 +131,9 @@ func (h *addHarness) run(t *testing.T, d *datadriven.TestData) string {
 			t.Fatalf("%s: unknown fail=%s", d.Pos, f)
 		}
 		h.sm.SettleFenced(traceInt(t, d, "ledger", 0), traceInt(t, d, "last", -1), fail, d.HasArg("requeue"))
+	case "roll-idle":
+		idle := time.Duration(traceInt(t, d, "idle", 60)) * time.Second
+		fmt.Fprintf(&b, "roll-idle: %t\n", h.sm.RollIdle(h.now, idle))
 	case "set-fenced":
 		h.sm.SetFenced()
 	case "close":
@@ -261,7 +264,8 @@ func traceInt(t *testing.T, d *datadriven.TestData, key string, def int64) int64
 // or fail; fenced ledgers settled once every add to them called back — with random
 // interleavings, and checks what the traces show case by case: every add is delivered
 // exactly once, in the order the adds were made; successful adds have strictly
-// increasing positions; at most one rollover is asked for at a time.
+// increasing positions; at most one rollover is asked for at a time (idle rollovers
+// included).
 func TestAddSMRandom(t *testing.T) {
 	rng := testenv.Rand(t)
 	for range 200 {
@@ -396,6 +400,9 @@ func runAddSMRandom(t *testing.T, rng *rand.Rand, steps int) {
 			}
 		case r < 80:
 			now = now.Add(time.Duration(rng.IntN(40)) * time.Second)
+			if rng.IntN(2) == 0 {
+				sm.RollIdle(now, 30*time.Second) // offload's idle rollover tick
+			}
 		case r < 83:
 			if l := ledgers[sm.ledger]; !l.fenced && !l.broken {
 				l.broken = true

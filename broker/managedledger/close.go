@@ -18,6 +18,7 @@ func (ml *ManagedLedger) flushLoop() {
 		}
 		ml.FlushCursors(context.Background())
 		ml.expireReadAhead(ml.cfg.Now())
+		ml.offloadTick(ml.cfg.Now())
 	}
 }
 
@@ -42,6 +43,7 @@ func (ml *ManagedLedger) Close(ctx context.Context) error {
 		ml.mu.Unlock()
 		ml.submitMu.Unlock()
 		close(ml.stop)
+		ml.bgCancel() // an offload in progress stops
 		ml.stopReadAhead()
 		// A rollover in progress either fails its queued adds (stop) or installs the
 		// next ledger and writes them there; either way the writer is final after it.

@@ -15,7 +15,8 @@ var ErrNotClosed = errors.New("managedledger: still open")
 // Delete removes a closed managed ledger for good (admin topic delete): the records
 // below its key (cursors, deduplication snapshot), then its own record — a CAS on the
 // revision this owner last wrote, so a managed ledger another broker took over is never
-// deleted (ErrFenced) — then its ledgers and cursor snapshot ledgers on the bookies. A
+// deleted (ErrFenced) — then its ledgers and cursor snapshot ledgers on the bookies, and
+// its offloaded objects (every object under its key prefix). A
 // bookie-side failure is logged and left to the bookies' garbage collection: nothing
 // refers to those ledgers any more.
 //
@@ -28,7 +29,15 @@ func (ml *ManagedLedger) Delete(ctx context.Context) error {
 		return ErrNotClosed
 	}
 	ledgers := make([]int64, 0, len(ml.info.Ledgers))
+	offloaded := map[int64]*OffloadState{}
 	for _, li := range ml.info.Ledgers {
+		if li.Offload != nil {
+			o := *li.Offload
+			offloaded[li.ID] = &o
+		}
+		if li.Offload != nil && li.Offload.BookieDeleted {
+			continue
+		}
 		ledgers = append(ledgers, li.ID)
 	}
 	cursors := make([]*Cursor, 0, len(ml.cursors))
@@ -72,6 +81,7 @@ func (ml *ManagedLedger) Delete(ctx context.Context) error {
 			ml.log.Warn("delete ledger of deleted topic", "ledger", id, "err", err)
 		}
 	}
+	ml.deleteAllOffloaded(ctx, offloaded)
 	return nil
 }
 

@@ -39,8 +39,8 @@
 //
 // Reads are served from an in-memory cache of recently appended entries when possible
 // (tailing consumers), otherwise from storage through the ledger's entryReader
-// (entryreader.go) — its bookies, or, once tiered storage exists, the object store for a
-// ledger whose record says its offload completed: openEntryReader alone decides. A reader that is behind and reads
+// (entryreader.go) — its bookies, or the object store for a ledger whose record says
+// its offload completed: openEntryReader alone decides, from the record. A reader that is behind and reads
 // sequentially (a catch-up) gets read-ahead (readahead.go): the entries after its last
 // read are fetched in the background, bounded per reader and per Factory, and never
 // into the cache's range — so catch-up reads neither wait on every call nor evict the
@@ -53,11 +53,45 @@
 // zero retention — and closed empty ledgers: first from the record, then from the
 // bookies.
 //
+// # Offload (tiered storage)
+//
+// With Config.Offload.Store set, closed ledgers are copied to an object store
+// (offload.go) in Pulsar's two steps: prepare — the record gets the attempt's fresh
+// UUID, state begun (an earlier attempt's object is deleted first) — then the copy from
+// the bookies into one tiered/offload object, read back and verified, then complete —
+// a CAS of state complete, retried on a failing etcd, never on a changed UUID or a new
+// owner. A failure before complete deletes the object, best effort. One offload task
+// per managed ledger runs the offloads, one ledger at a time (offloadtrigger.go); the
+// automatic check (policy thresholds by size and by close time) is asked for when a
+// ledger is closed, on open, on SetOffloadPolicy and by a one-minute tick, and checks
+// asked for while the task runs coalesce into one more pass. The tick also rolls over a
+// current ledger idle for the policy's IdleRollover — through the add state machine
+// (addSM.RollIdle), like any rollover — so a quiet topic offloads. Offload(before) is
+// the manual trigger; OffloadStatus its result.
+//
+// Trim deletes the bookie copy of a ledger whose offload completed more than the
+// deletion lag ago: it records bookieDeleted first, then deletes the bookie ledger; from
+// then on the ledger is read from the store only. Retention deleting an offloaded
+// ledger deletes its object after the record stopped listing it; Delete deletes every
+// object under the managed ledger's key prefix; the orphan sweep (in the offload task,
+// every OrphanSweepInterval) deletes objects the record names neither as complete nor
+// as the attempt being uploaded. An offload and a trim never work on one ledger at
+// once: each claims it first (busy, claimLedger).
+//
+// Reads of offloaded ledgers (offloadread.go) fetch whole blocks through the Factory's
+// LRU block cache (fetches of one block shared; a sequential reader's next block
+// prefetched) and return a wrapped store or checksum error — never wrong bytes —
+// bounded by the caller's context. A complete offload whose bookie copy still exists is
+// read from the store and, on an error, from the bookies (TIERED_STORAGE_FIRST), or from
+// the bookies first (OffloadPolicy.BookkeeperFirst). The cached reader of a ledger is
+// dropped whenever its offload state changes.
+//
 // A cursor snapshot larger than 64 KiB is written to a cursor ledger of its own; the
 // previous cursor ledger is deleted once the record points at the new one.
 //
-// Time (ledger age, creation times in the record, retention, read-ahead expiry) comes
-// from Config.Now.
+// Time (ledger age, creation times in the record, retention, read-ahead expiry, offload
+// thresholds, idle rollover, deletion lag, the offload tick and orphan sweep) comes from
+// Config.Now; the offload copy throttle alone paces on the wall clock.
 //
 // # Locks
 //
@@ -67,7 +101,9 @@
 //
 //	ml.cursorMu → Cursor.persistMu → ml.metaMu → ml.submitMu → ml.mu
 //
-// and Cursor.mu, like ml.mu, is a leaf: nothing is locked while holding it. The pairs
+// and Cursor.mu, like ml.mu, is a leaf: nothing is locked while holding it. So are the
+// offload locks — the Factory's blockCache.mu and pacer.mu, and tieredFirst.mu — which
+// are taken with no other lock held and never across I/O. The pairs
 // that occur:
 //   - cursorMu → persistMu (DeleteCursor); cursorMu → metaMu (OpenCursor adopting a
 //     record: stillOwner); cursorMu → Cursor.mu, mu.
@@ -75,7 +111,7 @@
 //     Fenced).
 //   - metaMu → submitMu → mu (a rollover installing the next ledger); metaMu → mu
 //     (record writes, stillOwner, Delete).
-//   - submitMu → mu (AsyncAdd, Close, Terminate).
+//   - submitMu → mu (AsyncAdd, Close, Terminate, offloadTick's idle rollover).
 //
 // A cursor reads the managed ledger's layout (mu) before it takes its own mu
 // (Cursor.layoutUpdate), so the two never nest. A function named …Locked needs one lock
@@ -96,6 +132,8 @@
 //     closed ledger's final count), so readers and cursors never see an entry before
 //     every earlier add completed.
 //   - Ledgers are deleted only when they are closed, every durable cursor's mark-delete
-//     is past them (and, once retention exists, retention allows it), and never the
-//     current ledger.
+//     is past them (and retention allows it), and never the current ledger.
+//   - A ledger's bookie copy is deleted before that only when its offload is recorded
+//     complete and bookieDeleted (after the deletion lag); an offloaded object is
+//     deleted only when the record no longer names it as complete.
 package managedledger

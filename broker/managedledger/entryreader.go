@@ -3,7 +3,6 @@ package managedledger
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/strata-io/strata/bookie/ledger"
 )
@@ -11,9 +10,8 @@ import (
 // entryReader reads the entries of one ledger of the log. Every read of the log's
 // entries — ReadEntries and the read-ahead (readahead.go) — reaches storage through
 // one, and openEntryReader alone decides which implementation serves a ledger, from
-// the ledger's record (LedgerInfo). Today that is always its bookies (bookieReader);
-// tiered storage adds a reader for ledgers whose record says they are offloaded, in
-// openEntryReader and nowhere else.
+// the ledger's record (LedgerInfo): its bookies (bookieReader) or, for an offloaded
+// ledger, the object store (tieredReader, tieredFirst: offloadread.go).
 type entryReader interface {
 	// Read returns entries first..last of the ledger, in order, starting at first: all
 	// of them, or — from a ledger still being written, whose storage may learn late
@@ -23,18 +21,23 @@ type entryReader interface {
 }
 
 // openEntryReader opens the reader of ledger li. This is the one place that maps a
-// ledger's record to where its entries are read from.
+// ledger's record to where its entries are read from (offloadread.go):
+//   - offloaded, bookie copy deleted: the object store only;
+//   - offloaded, TIERED_STORAGE_FIRST (the default): the store, falling back to the
+//     bookies on an error;
+//   - offloaded, BookkeeperFirst, or not offloaded (or only begun): the bookies.
 func (ml *ManagedLedger) openEntryReader(ctx context.Context, li LedgerInfo) (entryReader, error) {
-	if li.Offload.Complete() && ml.offloadedReader != nil {
-		return ml.offloadedReader(ctx, li)
+	o := li.Offload
+	if o.Complete() && (ml.off != nil || ml.offloadedReader != nil) {
+		if o.BookieDeleted {
+			return ml.openTiered(ctx, li)
+		}
+		if !ml.offloadPolicy().BookkeeperFirst {
+			return &tieredFirst{ml: ml, li: li}, nil
+		}
 	}
-	// Not offloaded, or offloaded with no reader for it configured: the bookies still
-	// hold a ledger until its offload completed and the offloader deleted it there.
-	r, err := ml.lc.OpenReader(ctx, li.ID)
-	if err != nil {
-		return nil, fmt.Errorf("managedledger %s: open ledger %d: %w", ml.name, li.ID, err)
-	}
-	return bookieReader{r}, nil
+	// The bookies hold a ledger until its offload completed and the deletion lag passed.
+	return ml.bookieReaderOf(ctx, li.ID)
 }
 
 // bookieReader reads a ledger from its bookies.
@@ -93,11 +96,21 @@ func (ml *ManagedLedger) reader(ctx context.Context, id int64) (entryReader, err
 	ml.mu.Lock()
 	if prev, ok := ml.readers[id]; ok {
 		r = prev
-	} else if ml.ledgerLocked(id) != nil {
+	} else if cur := ml.ledgerLocked(id); cur != nil && sameRoute(cur.Offload, li.Offload) {
 		// Only ledgers still in the list are kept: trimming forgets the readers of the
-		// ledgers it deletes, and a read racing it must not bring one back.
+		// ledgers it deletes, and a read racing it must not bring one back. Likewise a
+		// reader opened for an offload state that changed meanwhile (completed, bookie
+		// copy deleted) serves this read only.
 		ml.readers[id] = r
 	}
 	ml.mu.Unlock()
 	return r, nil
+}
+
+// sameRoute reports whether two offload states route reads alike (openEntryReader).
+func sameRoute(a, b *OffloadState) bool {
+	if !a.Complete() || !b.Complete() {
+		return a.Complete() == b.Complete()
+	}
+	return a.UUID == b.UUID && a.BookieDeleted == b.BookieDeleted
 }

@@ -60,6 +60,10 @@ type OffloadState struct {
 	BeginMillis    int64        `json:"beginMillis"`
 	CompleteMillis int64        `json:"completeMillis,omitempty"`
 	State          OffloadPhase `json:"state"`
+	// BookieDeleted: the deletion lag passed and the bookies' copy is deleted (or being
+	// deleted); from then on the ledger is read from the object store only. Recorded
+	// before the bookie ledger is deleted.
+	BookieDeleted bool `json:"bookieDeleted,omitempty"`
 }
 
 // Complete reports whether o records a finished offload (false for nil).

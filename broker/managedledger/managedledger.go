@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -39,9 +40,12 @@ type Config struct {
 	// Retention is the default retention of consumed data (SetRetention changes it per
 	// managed ledger); the zero value keeps nothing consumed.
 	Retention Retention
-	Logger    *slog.Logger
+	// Offload is tiered storage (offload.go); the zero value has no store: offload off.
+	Offload OffloadConfig
+	Logger  *slog.Logger
 	// Now is the clock of every time decision here: ledger age (rollover), ledger
-	// creation times in the record, retention by time, read-ahead expiry. Default
+	// creation times in the record, retention by time, read-ahead expiry, offload
+	// thresholds, idle rollover, deletion lag and the offload tick. Default
 	// time.Now; tests inject one.
 	Now func() time.Time
 }
@@ -89,16 +93,22 @@ type Factory struct {
 	cfg   Config
 	// readAhead bounds the read-ahead memory of every managed ledger opened here.
 	readAhead *readAheadPool
-	// offloadedReader opens the reader of a ledger whose offload completed (see
-	// openEntryReader); nil: such ledgers are read from their bookies. Tiered storage
-	// sets it; today only tests do.
+	// offloadedReader, when set, stands in for the object store when a ledger whose
+	// offload completed is read (openTiered): tests set it. Otherwise such ledgers are
+	// read from the store of off, or from their bookies when there is none.
 	offloadedReader func(context.Context, LedgerInfo) (entryReader, error)
+	// off is the offload machinery shared by the managed ledgers; nil without a store.
+	off *offloader
 }
 
 // NewFactory returns a Factory; cfg is the default for every managed ledger it opens.
 func NewFactory(store *metadata.Store, lc *ledger.Client, cfg Config) *Factory {
 	cfg.applyDefaults()
-	return &Factory{store: store, lc: lc, cfg: cfg, readAhead: &readAheadPool{max: cfg.ReadAheadTotalBytes}}
+	f := &Factory{store: store, lc: lc, cfg: cfg, readAhead: &readAheadPool{max: cfg.ReadAheadTotalBytes}}
+	if cfg.Offload.Store != nil {
+		f.off = newOffloader(cfg.Offload)
+	}
+	return f
 }
 
 // Entry is one entry read from the log.
@@ -124,8 +134,9 @@ type ManagedLedger struct {
 	lc    *ledger.Client
 	cfg   Config
 	log   *slog.Logger
-	// offloadedReader: the Factory's (openEntryReader).
+	// offloadedReader and off: the Factory's (openEntryReader, offload.go).
 	offloadedReader func(context.Context, LedgerInfo) (entryReader, error)
+	off             *offloader
 
 	// cursorMu serialises creating and deleting durable cursors.
 	cursorMu sync.Mutex
@@ -173,9 +184,27 @@ type ManagedLedger struct {
 	// SetPersistence), read by trim and when a ledger is created.
 	retention   Retention
 	persistence Persistence
+	// Offload (offload.go, offloadtrigger.go): the policy; offRunning: the offload task
+	// runs, offAgain: one more pass asked for; offManual: a manual request not yet
+	// taken by the task, offStatus the last manual run's; offCurrent: the object key of
+	// the attempt being uploaded (the orphan sweep keeps it); sweepDue, lastSweep and
+	// lastOffloadCheck pace the periodic work.
+	offPolicy                   OffloadPolicy
+	offRunning, offAgain        bool
+	offManual                   *Position
+	offStatus                   OffloadStatus
+	offCurrent                  string
+	sweepDue                    bool
+	lastSweep, lastOffloadCheck time.Time
+	// busy marks ledgers an offload or a trim works on: the two never work on one
+	// ledger at once (claimLedger).
+	busy map[int64]bool
 
 	closeOnce sync.Once
 	stop      chan struct{}
+	// bgCtx ends when Close starts: the offload task's uploads stop.
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
 	// rollWG tracks the rollover task (at most one); tasks tracks every one-shot
 	// background task (rollover, closing a rolled-over ledger, trimming, deleting
 	// ledgers). A task adds its follow-up tasks before it ends.
@@ -198,6 +227,8 @@ func (f *Factory) Open(ctx context.Context, name string) (*ManagedLedger, error)
 type Policies struct {
 	Retention   Retention
 	Persistence Persistence // zero: the Config's
+	// Offload is the offload policy; nil: DefaultOffloadPolicy().
+	Offload *OffloadPolicy
 }
 
 // OpenWith is Open with the namespace's policies.
@@ -217,8 +248,26 @@ func (f *Factory) OpenWith(ctx context.Context, name string, p Policies) (*Manag
 		delivered:       make(chan struct{}),
 		retention:       p.Retention,
 		persistence:     p.Persistence,
+		off:             f.off,
+		offPolicy:       DefaultOffloadPolicy(),
+		offStatus:       OffloadStatus{Status: OffloadNotRun},
+		busy:            map[int64]bool{},
 	}
+	if p.Offload != nil {
+		ml.offPolicy = *p.Offload
+	}
+	if ml.off != nil {
+		// Open runs the offload check; the periodic one follows in a minute. The first
+		// orphan sweep comes after half to one interval, spread so that a broker that
+		// opens many topics at once does not list all their prefixes at once.
+		now := f.cfg.Now()
+		iv := ml.off.cfg.OrphanSweepInterval
+		ml.lastOffloadCheck = now
+		ml.lastSweep = now.Add(-iv/2 + rand.N(iv/2+1))
+	}
+	ml.bgCtx, ml.bgCancel = context.WithCancel(context.Background())
 	if err := ml.open(ctx); err != nil {
+		ml.bgCancel()
 		return nil, err
 	}
 	go ml.deliverLoop()
@@ -227,7 +276,8 @@ func (f *Factory) OpenWith(ctx context.Context, name string, p Policies) (*Manag
 		ml.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	ml.maybeTrim() // ledgers consumed (or, with no cursor, closed) before this owner
+	ml.maybeTrim()    // ledgers consumed (or, with no cursor, closed) before this owner
+	ml.maybeOffload() // what the policy asks of the ledgers found
 	return ml, nil
 }
 

@@ -23,7 +23,11 @@ import (
 // 8 × 64 KiB at ~250 MB/s): what read-ahead can overlap with the next bookie read.
 func BenchmarkCatchUpRead(b *testing.B) { benchCatchUp(b, Config{}) }
 
-func benchCatchUp(b *testing.B, cfg Config) {
+func benchCatchUp(b *testing.B, cfg Config) { benchCatchUpFrom(b, cfg, nil) }
+
+// benchCatchUpFrom is benchCatchUp with, when prepare is set, a step between writing
+// the backlog and reading it (offloading it, offloadbench_test.go).
+func benchCatchUpFrom(b *testing.B, cfg Config, prepare func(b *testing.B, c *cluster, topic string)) {
 	c := newCluster(b, 1)
 	for _, tc := range []struct {
 		name    string
@@ -44,6 +48,9 @@ func benchCatchUp(b *testing.B, cfg Config) {
 			ctx := context.Background()
 			topic := "persistent://t/ns/catchup-" + strings.ReplaceAll(name, "/", "-")
 			writeBacklog(b, c.factory(Config{}), topic, tc.size, tc.entries)
+			if prepare != nil {
+				prepare(b, c, topic)
+			}
 			ml, err := c.factory(cfg).Open(ctx, topic)
 			if err != nil {
 				b.Fatal(err)

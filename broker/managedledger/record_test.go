@@ -174,3 +174,32 @@ func TestInfoRecordOffload(t *testing.T) {
 		t.Fatalf("a ledger without offload state does not encode as version 1 did: %s", data)
 	}
 }
+
+// TestInfoRecordBookieDeleted pins bookieDeleted, added after info-v1-offload.json: a
+// record using it decodes and re-encodes byte for byte, and one without it is unchanged
+// (the previous fixture's test).
+func TestInfoRecordBookieDeleted(t *testing.T) {
+	want := Info{FormatVersion: 1,
+		Ledgers: []LedgerInfo{
+			{ID: 3, Entries: 50000, Size: 12800000, CreatedMillis: 1767225600000, Closed: true,
+				Offload: &OffloadState{UUID: "0b6c3a1e-9f4d-4c2a-8d51-2f0e6b7a9c13", Driver: "s3", Bucket: "strata-offload",
+					Prefix: "offload", BeginMillis: 1767240000000, CompleteMillis: 1767240012345, State: OffloadComplete, BookieDeleted: true}},
+			{ID: 15, Entries: 17, Size: 4352, CreatedMillis: 1767236400000},
+		},
+	}
+	data := readFixture(t, "info-v1-offload-bookie-deleted.json")
+	got, err := unmarshalInfo(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(*got, want) {
+		t.Fatalf("decoded\n%+v\nwant\n%+v", *got, want)
+	}
+	enc, err := want.clone().marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(enc, data) {
+		t.Fatalf("encoded\n%s\nwant\n%s", enc, data)
+	}
+}

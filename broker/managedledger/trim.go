@@ -58,8 +58,10 @@ func (ml *ManagedLedger) trimLoop() {
 }
 
 // trim deletes the closed ledgers every durable cursor has fully consumed, and closed
-// empty ledgers, as far as the retention policy lets it (Retention; by default nothing
-// consumed is kept). With no durable cursor, every closed ledger counts as consumed
+// empty ledgers — from the record, then from the bookies and the object store — as
+// far as the retention policy lets it (Retention; by default nothing consumed is
+// kept); and the bookie copies of offloaded ledgers whose deletion lag passed
+// (deleteBookieCopies). With no durable cursor, every closed ledger counts as consumed
 // (with Pulsar's default retention of zero, data nobody subscribed to is not kept). The current ledger
 // is never deleted, nor a ledger still being written after a rollover (not closed yet),
 // nor one holding entries after lastConfirmed.
@@ -90,6 +92,9 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 		if !li.Closed {
 			continue // still being closed after a rollover
 		}
+		if ml.busy[li.ID] {
+			break // being offloaded (or deleted): a later pass decides
+		}
 		last := Position{Ledger: li.ID, Entry: li.Entries - 1}
 		if lc.Less(last) {
 			break // adds before some of its entries are still in flight
@@ -104,13 +109,36 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 		// Consumed is not enough: retention decides which consumed ledgers go.
 		doomed = ret.released(cands, total, ml.cfg.Now())
 	}
-	ml.mu.Unlock()
-	if len(doomed) == 0 {
-		return nil
-	}
 	gone := map[int64]bool{}
+	offloaded := map[int64]*OffloadState{} // their objects go too
+	onBookies := doomed[:0:0]
 	for _, id := range doomed {
 		gone[id] = true
+		ml.busy[id] = true // an offload must not start on it now
+		li := ml.ledgerLocked(id)
+		if li.Offload != nil {
+			o := *li.Offload
+			offloaded[id] = &o
+		}
+		if li.Offload == nil || !li.Offload.BookieDeleted {
+			onBookies = append(onBookies, id)
+		}
+	}
+	ml.mu.Unlock()
+	defer func() {
+		ml.mu.Lock()
+		for _, id := range doomed {
+			delete(ml.busy, id)
+		}
+		ml.mu.Unlock()
+	}()
+	if ml.off != nil {
+		if err := ml.deleteBookieCopies(ctx); err != nil {
+			ml.log.Warn("delete bookie copies of offloaded ledgers", "err", err)
+		}
+	}
+	if len(doomed) == 0 {
+		return nil
 	}
 	// Remove from the record first: a ledger is deleted only once nobody can find it.
 	err := ml.updateRecord(ctx, func(in *Info) {
@@ -132,11 +160,12 @@ func (ml *ManagedLedger) trim(ctx context.Context) error {
 		delete(ml.readers, id)
 	}
 	ml.mu.Unlock()
-	for _, id := range doomed {
+	for _, id := range onBookies {
 		if err := ml.lc.Delete(ctx, id); err != nil {
 			ml.log.Warn("delete consumed ledger", "ledger", id, "err", err)
 		}
 	}
+	ml.deleteOffloaded(ctx, offloaded)
 	return nil
 }
 

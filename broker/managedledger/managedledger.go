@@ -39,6 +39,8 @@ type Config struct {
 	// Retention is the default retention of consumed data (SetRetention changes it per
 	// managed ledger); the zero value keeps nothing consumed.
 	Retention Retention
+	// Offload configures tiered storage (a nil Store: off).
+	Offload OffloadConfig
 	Logger    *slog.Logger
 	// Now is the clock of every time decision here: ledger age (rollover), ledger
 	// creation times in the record, retention by time, read-ahead expiry. Default

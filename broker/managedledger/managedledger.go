@@ -41,7 +41,7 @@ type Config struct {
 	Retention Retention
 	// Offload configures tiered storage (a nil Store: off).
 	Offload OffloadConfig
-	Logger    *slog.Logger
+	Logger  *slog.Logger
 	// Now is the clock of every time decision here: ledger age (rollover), ledger
 	// creation times in the record, retention by time, read-ahead expiry. Default
 	// time.Now; tests inject one.

@@ -81,8 +81,9 @@ func (o OffloadPolicies) Empty() bool { return o == OffloadPolicies{} }
 // Normalize brings the driver to lower case and the read priority to its enum name,
 // or reports a value Strata does not know: an unsupported driver, an unknown read
 // priority, a threshold below -1, a negative deletion lag, an S3 driver without a
-// bucket (Pulsar refuses these with 412).
-func (o *OffloadPolicies) Normalize() error {
+// bucket (Pulsar refuses these with 412). A namespace's record must name its driver
+// (requireDriver); a topic's override may leave it to the namespace.
+func (o *OffloadPolicies) Normalize(requireDriver bool) error {
 	if o.Empty() {
 		return fmt.Errorf("offload policies are empty")
 	}
@@ -94,6 +95,9 @@ func (o *OffloadPolicies) Normalize() error {
 			return fmt.Errorf("the %s offload driver needs a bucket (managedLedgerOffloadBucket)", o.Driver)
 		}
 	case "":
+		if !requireDriver {
+			break
+		}
 		return fmt.Errorf("managedLedgerOffloadDriver is required (%s, %s or %s)", DriverFilesystem, DriverAWSS3, DriverS3)
 	default:
 		return fmt.Errorf("offload driver %q is not supported (%s, %s or %s)", o.Driver, DriverFilesystem, DriverAWSS3, DriverS3)

@@ -76,7 +76,7 @@ func TestOffloadPoliciesNormalize(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.in
-			err := got.Normalize()
+			err := got.Normalize(true)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Normalize() = %v, want an error with %q", err, tc.wantErr)
@@ -87,6 +87,21 @@ func TestOffloadPoliciesNormalize(t *testing.T) {
 				t.Fatalf("Normalize() = %+v, %v; want %+v", got, err, tc.want)
 			}
 		})
+	}
+}
+
+// A topic's override may leave the driver to its namespace, but not name a wrong one.
+func TestOffloadOverrideNormalize(t *testing.T) {
+	o := OffloadPolicies{ThresholdInBytes: ptr[int64](0)}
+	if err := o.Normalize(false); err != nil {
+		t.Fatalf("override without a driver: %v", err)
+	}
+	o.Driver = "azureblob"
+	if err := o.Normalize(false); err == nil {
+		t.Fatal("override with an unknown driver accepted")
+	}
+	if err := (&OffloadPolicies{}).Normalize(false); err == nil {
+		t.Fatal("empty override accepted")
 	}
 }
 

@@ -2,10 +2,11 @@ package perf
 
 import (
 	"math"
-	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/strata-io/strata/internal/testenv"
 )
 
 func TestBucketRoundTrip(t *testing.T) {
@@ -61,9 +62,7 @@ func TestPercentiles(t *testing.T) {
 // TestPercentilesAgainstSort compares with exact percentiles of sorted samples: the
 // histogram must be at or above the exact value and within its bucket's 0.8%.
 func TestPercentilesAgainstSort(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
-	r := rand.New(rand.NewPCG(seed, 0))
+	r := testenv.Rand(t) // the seed is logged on failure
 	var h Histogram
 	samples := make([]int64, 200_000)
 	for i := range samples {
@@ -81,7 +80,7 @@ func TestPercentilesAgainstSort(t *testing.T) {
 		exact := samples[rank]
 		got := int64(h.Percentile(q))
 		if got < exact || float64(got-exact) > float64(exact)/subBuckets+1 {
-			t.Errorf("p%v = %d, exact %d (seed %d)", q, got, exact, seed)
+			t.Errorf("p%v = %d, exact %d", q, got, exact)
 		}
 	}
 	if h.Max() != time.Duration(samples[len(samples)-1]) || h.Min() != time.Duration(samples[0]) {

@@ -55,11 +55,16 @@ func (a *API) offloadStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st, err := a.svc.OffloadStatus(r.Context(), name)
-	if handle(w, err) {
-		writeJSON(w, offloadStatus{Status: st.Status, LastError: st.LastError,
-			FirstUnoffloadedMessage: messageID{LedgerID: st.FirstUnoffloaded.Ledger, EntryID: st.FirstUnoffloaded.Entry,
-				PartitionIndex: name.PartitionIndex()}})
+	if !handle(w, err) {
+		return
 	}
+	// Pulsar gives the first message not offloaded only with SUCCESS; other states
+	// carry MessageId.earliest (-1:-1).
+	first := messageID{LedgerID: -1, EntryID: -1, PartitionIndex: name.PartitionIndex()}
+	if st.Status == "SUCCESS" {
+		first.LedgerID, first.EntryID = st.FirstUnoffloaded.Ledger, st.FirstUnoffloaded.Entry
+	}
+	writeJSON(w, offloadStatus{Status: st.Status, LastError: st.LastError, FirstUnoffloadedMessage: first})
 }
 
 // int64Body reads a JSON integer body.

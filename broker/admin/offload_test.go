@@ -204,7 +204,8 @@ func TestTopicOffloadEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	first, _ := st["firstUnoffloadedMessage"].(map[string]any)
-	if st["status"] != "NOT_RUN" || first == nil || first["partitionIndex"] != -1.0 || first["ledgerId"] == nil {
+	if st["status"] != "NOT_RUN" || first == nil || first["partitionIndex"] != -1.0 || first["ledgerId"] != -1.0 ||
+		first["entryId"] != -1.0 {
 		t.Fatalf("offload status %v", st)
 	}
 	if _, ok := st["lastError"]; !ok {

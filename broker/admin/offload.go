@@ -132,8 +132,14 @@ func validateNamespaceOffload(p *resources.Policies) error {
 			return fmt.Errorf("%w: %v", errPrecondition, err)
 		}
 	}
-	if v := p.OffloadDeletionLagMs; v != nil && *v < 0 {
-		return fmt.Errorf("%w: offload_deletion_lag_ms must be ≥ 0, got %d", errPrecondition, *v)
+	if v := p.OffloadDeletionLagMs; v != nil && *v < -1 {
+		return fmt.Errorf("%w: offload_deletion_lag_ms must be ≥ 0 (-1: unset), got %d", errPrecondition, *v)
+	}
+	// Pulsar's defaults (pulsaradmin sends offload_threshold -1) are "unset".
+	for _, v := range []**int64{&p.OffloadThreshold, &p.OffloadThresholdInSeconds, &p.OffloadDeletionLagMs} {
+		if *v != nil && **v == -1 {
+			*v = nil
+		}
 	}
 	if p.OffloadPolicies != nil {
 		if err := p.OffloadPolicies.Normalize(true); err != nil {
@@ -173,11 +179,15 @@ var offloadPolicies = []policy{
 		setMethod: http.MethodPut,
 		parse: func(r *http.Request) (func(*resources.Policies), error) {
 			n, err := int64Body(r)
-			if err == nil && n < 0 {
-				err = fmt.Errorf("%w: offload deletion lag must be ≥ 0 ms, got %d", errPrecondition, n)
+			if err == nil && n < -1 {
+				err = fmt.Errorf("%w: offload deletion lag must be ≥ 0 ms (-1: unset), got %d", errPrecondition, n)
+			}
+			v := &n
+			if n == -1 {
+				v = nil
 			}
 			return func(p *resources.Policies) {
-				setOffloadValue(&p.OffloadDeletionLagMs, func(o *resources.OffloadPolicies) **int64 { return &o.DeletionLagInMillis }, p, &n)
+				setOffloadValue(&p.OffloadDeletionLagMs, func(o *resources.OffloadPolicies) **int64 { return &o.DeletionLagInMillis }, p, v)
 			}, err
 		},
 		remove: func(*http.Request) (func(*resources.Policies), error) {

@@ -135,7 +135,7 @@ func TestNamespaceOffloadEndpoints(t *testing.T) {
 		{"PUT", "/offloadThreshold", "ten", 400},
 		{"PUT", "/offloadThreshold", "", 400},
 		{"PUT", "/offloadThresholdInSeconds", "-7", 412},
-		{"PUT", "/offloadDeletionLagMs", "-1", 412},
+		{"PUT", "/offloadDeletionLagMs", "-2", 412},
 		{"PUT", "/offloadDeletionLagMs", "1.5", 400},
 		{"POST", "/offloadPolicies", `{"managedLedgerOffloadDriver":`, 400},
 		{"POST", "/offloadPolicies", "", 412},
@@ -182,6 +182,11 @@ func TestNamespaceOffloadEndpoints(t *testing.T) {
 	if p := a.policies(); p.OffloadDeletionLagMs != nil || p.OffloadPolicies.DeletionLagInMillis != nil {
 		t.Fatal("deletion lag still set after DELETE")
 	}
+	a.expect("PUT", nsPath+"/offloadDeletionLagMs", "5", 204)
+	a.expect("PUT", nsPath+"/offloadDeletionLagMs", "-1", 204)
+	if p := a.policies(); p.OffloadDeletionLagMs != nil {
+		t.Fatal("deletion lag -1 stored as a value")
+	}
 	a.expect("DELETE", nsPath+"/removeOffloadPolicies", "", 204)
 	if got := a.expect("GET", nsPath+"/offloadPolicies", "", 200); got != "null" {
 		t.Fatalf("offload policies after remove = %s", got)
@@ -193,6 +198,26 @@ func TestNamespaceOffloadEndpoints(t *testing.T) {
 	// offloadPolicies (the catch-all answers 404 with a reason).
 	a.expect("POST", nsPath+"/offloadThreshold", "5", 404)
 	a.expect("DELETE", nsPath+"/offloadPolicies", "", 404)
+}
+
+// A namespace created with a whole Pulsar policies body: Pulsar's defaults (-1) are
+// unset, the offload fields are checked like their setters'.
+func TestCreateNamespaceWithOffload(t *testing.T) {
+	a := newOffloadAPI(t)
+	a.expect("PUT", "/admin/v2/namespaces/public/bad", `{"offload_threshold":-5}`, 412)
+	a.expect("PUT", "/admin/v2/namespaces/public/bad", `{"offload_policies":{"managedLedgerOffloadDriver":"azureblob"}}`, 412)
+	a.expect("PUT", "/admin/v2/namespaces/public/bad", `{"offload_deletion_lag_ms":-3}`, 412)
+	a.expect("GET", "/admin/v2/namespaces/public/bad/offloadThreshold", "", 404)
+	a.expect("PUT", "/admin/v2/namespaces/public/cold", `{"offload_threshold":-1,"offload_threshold_in_seconds":-1,
+		"offload_deletion_lag_ms":null,"offload_policies":{"managedLedgerOffloadDriver":"Filesystem"}}`, 204)
+	p, err := a.svc.Namespaces.Policies(a.ctx, "public/cold")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.OffloadThreshold != nil || p.OffloadThresholdInSeconds != nil || p.OffloadDeletionLagMs != nil ||
+		p.OffloadPolicies == nil || p.OffloadPolicies.Driver != "filesystem" {
+		t.Fatalf("created with %+v (offload policies %+v)", p, p.OffloadPolicies)
+	}
 }
 
 func TestTopicOffloadEndpoints(t *testing.T) {

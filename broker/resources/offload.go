@@ -15,7 +15,8 @@ import (
 // to the namespace's single values, then to the broker's defaults (its flags).
 //
 // -1 in the single namespace values means "unset" (Pulsar: "falls back to the
-// cluster's configuration"), so it is stored as absent. In the object a set value wins,
+// cluster's configuration"), so the admin API stores it as absent, and a -1 found in a
+// record counts as absent too. In the object a set value wins,
 // and a threshold of -1 there means "automatic offload off", as in Pulsar's
 // OffloadPoliciesImpl. broker/service turns the effective record into the managed
 // ledger's OffloadPolicy (offload.go there).
@@ -181,9 +182,14 @@ func (p Policies) Offload() EffectiveOffload {
 	if p.OffloadPolicies != nil {
 		o = *p.OffloadPolicies
 	}
+	// A single value of -1 is unset (a record written by a client that sends Pulsar's
+	// defaults may carry it).
 	first := func(a, b *int64) *int64 {
 		if a != nil {
 			return a
+		}
+		if b != nil && *b == -1 {
+			return nil
 		}
 		return b
 	}

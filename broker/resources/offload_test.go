@@ -115,6 +115,10 @@ func TestEffectiveOffload(t *testing.T) {
 	if got := (Policies{}).Offload(); got.ThresholdBytes != nil || got.ThresholdSeconds != nil || got.DeletionLagMillis != nil {
 		t.Fatalf("nothing set: %+v", got)
 	}
+	minus := Policies{OffloadThreshold: ptr[int64](-1), OffloadThresholdInSeconds: ptr[int64](-1), OffloadDeletionLagMs: ptr[int64](-1)}
+	if got := minus.Offload(); got.ThresholdBytes != nil || got.ThresholdSeconds != nil || got.DeletionLagMillis != nil {
+		t.Fatalf("single values of -1 are unset: %+v", got)
+	}
 	ns.OffloadPolicies = &OffloadPolicies{Driver: "filesystem", ThresholdInBytes: ptr[int64](-1), ReadPriority: ReadPriorityBookkeeperFirst}
 	if got := ns.Offload(); *got.ThresholdBytes != -1 || *got.ThresholdSeconds != 60 || got.ReadPriority != ReadPriorityBookkeeperFirst {
 		t.Fatalf("namespace object over single values: %+v", got)

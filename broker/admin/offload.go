@@ -126,11 +126,11 @@ func parseOffloadPolicies(r *http.Request, requireDriver bool) (*resources.Offlo
 // validateNamespaceOffload checks the offload fields of a whole namespace record
 // (namespace creation).
 func validateNamespaceOffload(p *resources.Policies) error {
-	for what, v := range map[string]*int64{"offload_threshold": p.OffloadThreshold,
-		"offload_threshold_in_seconds": p.OffloadThresholdInSeconds} {
-		if err := resources.CheckOffloadThreshold(what, v); err != nil {
-			return fmt.Errorf("%w: %v", errPrecondition, err)
-		}
+	if err := resources.CheckOffloadThreshold("offload_threshold", p.OffloadThreshold); err != nil {
+		return fmt.Errorf("%w: %v", errPrecondition, err)
+	}
+	if err := resources.CheckOffloadThreshold("offload_threshold_in_seconds", p.OffloadThresholdInSeconds); err != nil {
+		return fmt.Errorf("%w: %v", errPrecondition, err)
 	}
 	if v := p.OffloadDeletionLagMs; v != nil && *v < -1 {
 		return fmt.Errorf("%w: offload_deletion_lag_ms must be ≥ 0 (-1: unset), got %d", errPrecondition, *v)

@@ -2,7 +2,7 @@
 // names and labels (cluster, namespace, topic, subscription), so that the dashboards
 // written for Pulsar read Strata unchanged. docs/metrics.md lists every series.
 //
-// Two kinds of series:
+// Three kinds of series:
 //
 //   - Topic and subscription gauges are computed at scrape time from the live topics
 //     (a Source): counts of producers, consumers and subscriptions, backlogs, storage

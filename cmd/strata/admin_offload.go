@@ -1,8 +1,9 @@
 package main
 
 // Tiered storage verbs, pulsar-admin's names and flags: `topics offload` (the
-// MessageId is computed here, from internal stats, as pulsar-admin does) and
-// `topics offload-status`; `namespaces set-/get-offload-threshold`,
+// MessageId is computed here, from internal stats, as pulsar-admin does),
+// `topics offload-status`, `topics set-/get-/remove-offload-policies`;
+// `namespaces set-/get-offload-threshold`,
 // `set-/get-/clear-offload-deletion-lag`, `set-/get-/remove-offload-policies`.
 
 import (
@@ -95,7 +96,7 @@ func topicOffloadVerbs(env *adminEnv) []*cobra.Command {
 		})
 	status.Flags().BoolVarP(&wait, "wait-complete", "w", false, "wait for a running offload to end")
 	status.Flags().DurationVar(&interval, "poll-interval", time.Second, "how often to ask while waiting")
-	return []*cobra.Command{offload, status}
+	return append([]*cobra.Command{offload, status}, topicOffloadPolicyVerbs(env)...)
 }
 
 func (env *adminEnv) printOffloadStatus(st utils.OffloadProcessStatus) error {
@@ -281,7 +282,10 @@ type offloadPolicyFlags struct {
 // body is the OffloadPolicies JSON to send: only what was given, so that an unset
 // threshold stays unset (pulsaradmin's struct cannot send a threshold of 0).
 func (f offloadPolicyFlags) body() (map[string]any, error) {
-	b := map[string]any{"managedLedgerOffloadDriver": f.driver}
+	b := map[string]any{}
+	if f.driver != "" {
+		b["managedLedgerOffloadDriver"] = f.driver
+	}
 	driver := strings.ToLower(f.driver)
 	for k, v := range map[string]string{"Bucket": f.bucket, "Region": f.region, "ServiceEndpoint": f.endpoint} {
 		if v == "" {
@@ -343,6 +347,58 @@ func setOffloadPoliciesCommand(env *adminEnv) *cobra.Command {
 			}
 			return env.printDone("Set offload policies of %s", args[0])
 		})
+	f.register(c)
+	requireFlag(c, "driver")
+	return c
+}
+
+// topicOffloadPolicyVerbs are the topic-level override verbs: set (only the flags
+// given; the driver may be left to the namespace), get (the override, or with
+// --applied the effective one) and remove.
+func topicOffloadPolicyVerbs(env *adminEnv) []*cobra.Command {
+	path := func(t utils.TopicName) string { return "/admin/v2/" + t.GetRestPath() + "/offloadPolicies" }
+	var f offloadPolicyFlags
+	set := env.topicVerb("set-offload-policies", "Override a topic's offload policies",
+		"  strata admin topics set-offload-policies persistent://public/default/events --offloadAfterThreshold 0",
+		func(ctx context.Context, env *adminEnv, t utils.TopicName) error {
+			body, err := f.body()
+			if err != nil {
+				return err
+			}
+			if len(body) == 0 {
+				return errors.New("give at least one offload policy flag")
+			}
+			if err := env.rest.PostWithContext(ctx, path(t), body); err != nil {
+				return err
+			}
+			return env.printDone("Set offload policies of %s", t.String())
+		})
+	f.register(set)
+	var applied bool
+	get := env.topicVerb("get-offload-policies", "Show a topic's offload policies override (JSON; null when none)",
+		"  strata admin topics get-offload-policies persistent://public/default/events --applied",
+		func(ctx context.Context, env *adminEnv, t utils.TopicName) error {
+			var p map[string]any
+			q := map[string]string{"applied": fmt.Sprint(applied)}
+			if _, err := env.rest.GetWithQueryParamsWithContext(ctx, path(t), &p, q, true); err != nil {
+				return err
+			}
+			return env.printJSON(p)
+		})
+	get.Flags().BoolVarP(&applied, "applied", "a", false, "show the effective policies (the namespace's with the override merged in)")
+	remove := env.topicVerb("remove-offload-policies", "Remove a topic's offload policies override",
+		"  strata admin topics remove-offload-policies persistent://public/default/events",
+		func(ctx context.Context, env *adminEnv, t utils.TopicName) error {
+			if err := env.rest.DeleteWithContext(ctx, path(t)); err != nil {
+				return err
+			}
+			return env.printDone("Removed offload policies of %s", t.String())
+		})
+	return []*cobra.Command{set, get, remove}
+}
+
+// register adds the flags to c.
+func (f *offloadPolicyFlags) register(c *cobra.Command) {
 	fl := c.Flags()
 	fl.StringVarP(&f.driver, "driver", "d", "", "offload driver: filesystem, aws-s3 or s3")
 	fl.StringVarP(&f.region, "region", "r", "", "the bucket's region")
@@ -352,6 +408,4 @@ func setOffloadPoliciesCommand(env *adminEnv) *cobra.Command {
 	fl.StringVar(&f.thresholdTime, "offloadAfterThresholdInSeconds", "", "offload ledgers closed longer ago than this: 1h, 7d (-1: off)")
 	fl.StringVar(&f.lag, "offloadAfterElapsed", "", "delete the bookie copy this long after the offload: 10m, 4h")
 	fl.StringVar(&f.readPriority, "offloadedReadPriority", "", "tiered-storage-first or bookkeeper-first")
-	requireFlag(c, "driver")
-	return c
 }

@@ -68,6 +68,11 @@ func TestOffloadPolicyFlagsBody(t *testing.T) {
 	if err != nil || len(got) != 1 {
 		t.Fatalf("filesystem only: %v, %v (unset flags must not be sent)", got, err)
 	}
+	// A topic override may leave the driver to the namespace: no empty driver is sent.
+	got, err = offloadPolicyFlags{threshold: "0"}.body()
+	if _, ok := got["managedLedgerOffloadDriver"]; err != nil || ok || len(got) != 1 {
+		t.Fatalf("threshold only: %v, %v", got, err)
+	}
 	for _, f := range []offloadPolicyFlags{
 		{driver: "filesystem", threshold: "lots"},
 		{driver: "filesystem", thresholdTime: "soon"},

@@ -85,6 +85,14 @@ func (a *offloadAPI) expect(method, path, body string, want int) string {
 	return got
 }
 
+// decode decodes a JSON answer into v.
+func (a *offloadAPI) decode(body string, v any) {
+	a.t.Helper()
+	if err := json.Unmarshal([]byte(body), v); err != nil {
+		a.t.Fatalf("answer %s: %v", body, err)
+	}
+}
+
 func (a *offloadAPI) policies() resources.Policies {
 	a.t.Helper()
 	p, err := a.svc.Namespaces.Policies(a.ctx, "public/default")
@@ -259,12 +267,12 @@ func TestTopicOffloadEndpoints(t *testing.T) {
 	a.expect("POST", topicPath+"/offloadPolicies", `{"managedLedgerOffloadThresholdInBytes":-9}`, 412)
 	a.expect("POST", "/admin/v2/persistent/public/default/missing/offloadPolicies", `{"managedLedgerOffloadThresholdInBytes":0}`, 404)
 	var o resources.OffloadPolicies
-	json.Unmarshal([]byte(a.expect("GET", topicPath+"/offloadPolicies", "", 200)), &o)
+	a.decode(a.expect("GET", topicPath+"/offloadPolicies", "", 200), &o)
 	if o.Driver != "" || o.ThresholdInBytes == nil || *o.ThresholdInBytes != 0 || o.ThresholdInSeconds != nil {
 		t.Fatalf("topic override %+v", o)
 	}
 	o = resources.OffloadPolicies{}
-	json.Unmarshal([]byte(a.expect("GET", topicPath+"/offloadPolicies?applied=true", "", 200)), &o)
+	a.decode(a.expect("GET", topicPath+"/offloadPolicies?applied=true", "", 200), &o)
 	if o.Driver != "filesystem" || *o.ThresholdInBytes != 0 || *o.ThresholdInSeconds != 60 {
 		t.Fatalf("applied offload policies %+v", o)
 	}
@@ -275,14 +283,14 @@ func TestTopicOffloadEndpoints(t *testing.T) {
 
 	// Stats carry the offloaded size, internal stats each ledger's flag.
 	var stats map[string]any
-	json.Unmarshal([]byte(a.expect("GET", topicPath+"/stats", "", 200)), &stats)
+	a.decode(a.expect("GET", topicPath+"/stats", "", 200), &stats)
 	if v, ok := stats["offloadedStorageSize"]; !ok || v != 0.0 {
 		t.Fatalf("offloadedStorageSize = %v (%v)", v, ok)
 	}
 	var internal struct {
 		Ledgers []map[string]any `json:"ledgers"`
 	}
-	json.Unmarshal([]byte(a.expect("GET", topicPath+"/internalStats", "", 200)), &internal)
+	a.decode(a.expect("GET", topicPath+"/internalStats", "", 200), &internal)
 	if len(internal.Ledgers) == 0 || internal.Ledgers[0]["offloaded"] != false {
 		t.Fatalf("internal stats ledgers %v", internal.Ledgers)
 	}

@@ -1,5 +1,6 @@
 // Package broker assembles a Pulsar-protocol broker: the ledger client, the managed
-// ledger factory, the topic service, the binary protocol server on :6650 and the HTTP
+// ledger factory (with, when configured, the tiered store closed ledgers are offloaded
+// to: offload.go), the topic service, the binary protocol server on :6650 and the HTTP
 // server on :8080. `strata broker` and `strata standalone` both run it.
 package broker
 
@@ -50,7 +51,10 @@ type Config struct {
 	LeaseTTL time.Duration
 	// DefaultBundles is the number of bundles of a namespace never split (default 4).
 	DefaultBundles int
-	ManagedLedger  managedledger.Config
+	// ManagedLedger configures the managed ledgers; its Offload is set from Offload.
+	ManagedLedger managedledger.Config
+	// Offload is tiered storage (offload.go); the zero value is off.
+	Offload OffloadConfig
 	// Intervals of the namespace-policy checks; zero takes Pulsar's defaults (see
 	// service.Config).
 	RetentionCheckInterval, MessageExpiryCheckInterval, BacklogQuotaCheckInterval time.Duration
@@ -79,7 +83,7 @@ func (c *Config) Validate() error {
 	if c.Store == nil {
 		return errors.New("broker: no metadata store")
 	}
-	return nil
+	return c.Offload.Validate()
 }
 
 // Broker is a running broker.
@@ -106,6 +110,10 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	log := cfg.Logger
+	offload, err := cfg.Offload.managedLedger(ctx)
+	if err != nil {
+		return nil, err
+	}
 	lc, err := ledger.NewClient(ledger.ClientConfig{Store: cfg.Store, Logger: log.With("component", "ledger")})
 	if err != nil {
 		return nil, err
@@ -159,14 +167,19 @@ func Start(ctx context.Context, cfg Config) (*Broker, error) {
 
 	mlCfg := cfg.ManagedLedger
 	mlCfg.Logger = log.With("component", "managedledger")
+	mlCfg.Offload = offload
 	mlf := managedledger.NewFactory(cfg.Store, lc, mlCfg)
 	svcCfg := service.Config{Cluster: cfg.Cluster, BrokerID: cfg.BrokerID, Logger: log,
 		RetentionCheckInterval: cfg.RetentionCheckInterval, MessageExpiryCheckInterval: cfg.MessageExpiryCheckInterval,
-		BacklogQuotaCheckInterval: cfg.BacklogQuotaCheckInterval}
+		BacklogQuotaCheckInterval: cfg.BacklogQuotaCheckInterval, OffloadDefaults: cfg.Offload.Policy}
 	var mc *metrics.Collector
 	src := &metrics.ServiceSource{}
 	if cfg.Metrics != nil {
-		mc = metrics.New(metrics.Config{Cluster: cfg.Cluster, Source: src})
+		mcfg := metrics.Config{Cluster: cfg.Cluster, Source: src}
+		if offload.Store != nil {
+			mcfg.Offload = mlf.OffloadMetrics
+		}
+		mc = metrics.New(mcfg)
 		svcCfg.ObservePublish = func(t *service.Topic, d time.Duration, err error) { mc.ObservePublish(t, d, err) }
 		svcCfg.TopicHooks = append(svcCfg.TopicHooks, mc)
 	}

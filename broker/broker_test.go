@@ -10,13 +10,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/goleak"
 
 	"github.com/strata-io/strata/bookie/bookietest"
 	"github.com/strata-io/strata/internal/testenv"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestStartServeClose assembles a whole broker on a real embedded etcd and a real
 // bookie, checks that both of its listeners answer and that it registered itself, and

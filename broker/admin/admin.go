@@ -89,6 +89,8 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+t+"/terminate", a.owned(a.terminate))
 	mux.HandleFunc("PUT "+t+"/unload", a.owned(a.unload))
 	mux.HandleFunc("GET "+t+"/lastMessageId", a.owned(a.lastMessageID))
+	mux.HandleFunc("PUT "+t+"/offload", a.owned(a.triggerOffload))
+	mux.HandleFunc("GET "+t+"/offload", a.owned(a.offloadStatus))
 	a.topicPolicyRoutes(mux, t)
 
 	// Brokers and bookies.

@@ -3,6 +3,7 @@ package admin
 import (
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/strata-io/strata/broker/resources"
 )
@@ -15,9 +16,11 @@ import (
 type policy struct {
 	path string
 	get  func(resources.Policies) any
-	// parse reads and checks the POST request, returning the change to apply.
-	parse  func(r *http.Request) (func(*resources.Policies), error)
-	remove func(r *http.Request) (func(*resources.Policies), error)
+	// parse reads and checks the set request (POST, or setMethod), returning the
+	// change to apply.
+	parse     func(r *http.Request) (func(*resources.Policies), error)
+	setMethod string
+	remove    func(r *http.Request) (func(*resources.Policies), error)
 }
 
 func intBody(r *http.Request, what string) (int, error) {
@@ -157,7 +160,7 @@ var policies = []policy{
 }
 
 func (a *API) policyRoutes(mux *http.ServeMux, ns string) {
-	for _, pol := range policies {
+	for _, pol := range slices.Concat(policies, offloadPolicies) {
 		pol := pol
 		if pol.get != nil {
 			mux.HandleFunc("GET "+ns+"/"+pol.path, func(w http.ResponseWriter, r *http.Request) {
@@ -191,7 +194,11 @@ func (a *API) policyRoutes(mux *http.ServeMux, ns string) {
 			}
 		}
 		if pol.parse != nil {
-			mux.HandleFunc("POST "+ns+"/"+pol.path, change(pol.parse))
+			method := pol.setMethod
+			if method == "" {
+				method = http.MethodPost
+			}
+			mux.HandleFunc(method+" "+ns+"/"+pol.path, change(pol.parse))
 		}
 		if pol.remove != nil {
 			mux.HandleFunc("DELETE "+ns+"/"+pol.path, change(pol.remove))
@@ -267,6 +274,9 @@ func validatePolicies(p *resources.Policies) error {
 		if err := validateAutoTopicCreation(*p.AutoTopicCreationOverride); err != nil {
 			return err
 		}
+	}
+	if err := validateNamespaceOffload(p); err != nil {
+		return err
 	}
 	for typ, q := range p.BacklogQuotas {
 		if typ != "destination_storage" && typ != "message_age" {

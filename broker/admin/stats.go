@@ -96,6 +96,7 @@ func renderStats(st service.TopicStats) topicStats {
 		out.AverageMsgSize = float64(st.BytesIn) / float64(st.MsgsIn)
 	}
 	out.StorageSize = st.StorageSize()
+	out.OffloadedSize = st.OffloadedSize
 	// Backlog bytes are estimated from the average entry size: entries are not sized
 	// individually in the record.
 	var avgEntry int64
@@ -143,6 +144,7 @@ func (p *partitionedStats) add(s topicStats) {
 	p.MsgOutCounter += s.MsgOutCounter
 	p.BytesOutCounter += s.BytesOutCounter
 	p.StorageSize += s.StorageSize
+	p.OffloadedSize += s.OffloadedSize
 	p.BacklogSize += s.BacklogSize
 	p.Publishers = append(p.Publishers, s.Publishers...)
 	for name, ss := range s.Subscriptions {
@@ -215,7 +217,8 @@ func renderInternalStats(st service.TopicStats) internalStats {
 		out.LastLedgerCreatedTimestamp = time.UnixMilli(cur.CreatedMillis).UTC().Format("2006-01-02T15:04:05.000Z")
 	}
 	for _, l := range st.Info.Ledgers {
-		out.Ledgers = append(out.Ledgers, ledgerStats{LedgerID: l.ID, Entries: l.Entries, Size: l.Size, Timestamp: l.CreatedMillis})
+		out.Ledgers = append(out.Ledgers, ledgerStats{LedgerID: l.ID, Entries: l.Entries, Size: l.Size, Timestamp: l.CreatedMillis,
+			Offloaded: l.Offload.Complete()})
 	}
 	for _, s := range st.Subscriptions {
 		if !s.Durable {

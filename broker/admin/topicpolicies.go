@@ -3,6 +3,7 @@ package admin
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/strata-io/strata/broker/resources"
@@ -166,7 +167,7 @@ var topicPolicies = []topicPolicy{
 }
 
 func (a *API) topicPolicyRoutes(mux *http.ServeMux, t string) {
-	for _, pol := range topicPolicies {
+	for _, pol := range slices.Concat(topicPolicies, topicOffloadPolicies) {
 		pol := pol
 		if pol.get != nil {
 			mux.HandleFunc("GET "+t+"/"+pol.path, func(w http.ResponseWriter, r *http.Request) {

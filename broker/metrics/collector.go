@@ -15,6 +15,9 @@ type Config struct {
 	Cluster string
 	// Source lists the live topics at scrape time (required).
 	Source Source
+	// Offload, if set, reads the broker's tiered-storage counters at scrape time
+	// (brk_ledgeroffloader_*); nil reports none.
+	Offload OffloadSource
 	// MinInterval is the shortest time over which rates are computed: a scrape sooner
 	// than this after the last computation repeats its figures. Default 1s.
 	MinInterval time.Duration
@@ -207,6 +210,7 @@ var (
 	descSubRateOut   = prometheus.NewDesc("pulsar_subscription_msg_rate_out", "Messages per second dispatched to the subscription's consumers.", subLabels, nil)
 	descSubTputOut   = prometheus.NewDesc("pulsar_subscription_msg_throughput_out", "Bytes per second dispatched to the subscription's consumers.", subLabels, nil)
 	descSubConsumers = prometheus.NewDesc("pulsar_subscription_consumers_count", "Consumers of the subscription.", subLabels, nil)
+	descOffloaded    = prometheus.NewDesc("pulsar_storage_offloaded_size", "Bytes of the topic's ledgers whose offload to tiered storage is complete.", topicLabels, nil)
 )
 
 func init() {
@@ -230,8 +234,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTopicsCount, descRateIn, descRateOut, descTputIn, descTputOut,
 		descInMsgs, descInBytes, descOutMsgs, descOutBytes, descStorageSize, descMsgBacklog, descProducers,
 		descConsumers, descSubs, descWriteCount, descWriteSum, descSubBacklog, descSubRateOut, descSubTputOut,
-		descSubConsumers} {
+		descSubConsumers, descOffloaded} {
 		ch <- d
+	}
+	if c.cfg.Offload != nil {
+		describeOffload(ch)
 	}
 	for _, d := range descWriteLatency {
 		ch <- d
@@ -290,6 +297,7 @@ func (c *Collector) compute(snaps []TopicSnapshot) []prometheus.Metric {
 		counter(descOutMsgs, float64(ts.MsgsOut), lv...)
 		counter(descOutBytes, float64(ts.BytesOut), lv...)
 		gauge(descStorageSize, float64(ts.StorageSize), lv...)
+		gauge(descOffloaded, float64(ts.OffloadedSize), lv...)
 		gauge(descProducers, float64(ts.Producers), lv...)
 		gauge(descConsumers, float64(ts.Consumers), lv...)
 		gauge(descSubs, float64(len(ts.Subscriptions)), lv...)
@@ -317,6 +325,10 @@ func (c *Collector) compute(snaps []TopicSnapshot) []prometheus.Metric {
 	}
 	for ns, n := range perNamespace {
 		gauge(descTopicsCount, float64(n), cluster, ns)
+	}
+	if c.cfg.Offload != nil {
+		seen[offloadKey{}] = true
+		out = c.offloadLocked(out, c.cfg.Offload(), now)
 	}
 	for k := range c.windows {
 		if !seen[k] {

@@ -2,11 +2,13 @@
 // names and labels (cluster, namespace, topic, subscription), so that the dashboards
 // written for Pulsar read Strata unchanged. docs/metrics.md lists every series.
 //
-// Two kinds of series:
+// Three kinds of series:
 //
 //   - Topic and subscription gauges are computed at scrape time from the live topics
 //     (a Source): counts of producers, consumers and subscriptions, backlogs, storage
 //     size, the in/out counters, and rates derived from those counters.
+//   - Tiered-storage counters (brk_ledgeroffloader_*, offload.go) are read at scrape
+//     time from the managed-ledger Factory (Config.Offload), broker-wide.
 //   - Publish latency is observed on the publish path (Collector.ObservePublish, wired
 //     into service.Config.ObservePublish): a broker-wide summary and histogram, and
 //     per-topic bucket counts for the topics loaded.

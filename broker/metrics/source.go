@@ -1,6 +1,9 @@
 package metrics
 
-import "github.com/strata-io/strata/broker/service"
+import (
+	"github.com/strata-io/strata/broker/managedledger"
+	"github.com/strata-io/strata/broker/service"
+)
 
 // TopicSnapshot is what the collector reads of one topic at scrape time.
 type TopicSnapshot struct {
@@ -11,8 +14,10 @@ type TopicSnapshot struct {
 	Namespace, Topic string
 	// Cumulative counters since the topic was loaded.
 	MsgsIn, BytesIn, MsgsOut, BytesOut int64
-	// StorageSize is the logical size of the topic's ledgers, in bytes.
+	// StorageSize is the logical size of the topic's ledgers, in bytes, offloaded ones
+	// included; OffloadedSize the part whose offload to tiered storage is complete.
 	StorageSize          int64
+	OffloadedSize        int64
 	Producers, Consumers int
 	Subscriptions        []SubscriptionSnapshot
 }
@@ -32,6 +37,10 @@ type Source interface {
 	Snapshot() []TopicSnapshot
 }
 
+// OffloadSource reads the broker's cumulative offload counters at scrape time
+// (managedledger.Factory.OffloadMetrics has this signature).
+type OffloadSource func() managedledger.OffloadMetrics
+
 // ServiceSource reads the topics loaded on a broker's topic service.
 type ServiceSource struct{ Service *service.Service }
 
@@ -47,14 +56,15 @@ func (s *ServiceSource) Snapshot() []TopicSnapshot {
 
 func snapshotTopic(t *service.Topic) TopicSnapshot {
 	ts := TopicSnapshot{
-		Key:       t,
-		Namespace: t.Name().NamespaceName(),
-		Topic:     t.Name().String(),
-		MsgsIn:    t.MsgsIn.Load(),
-		BytesIn:   t.BytesIn.Load(),
-		MsgsOut:   t.MsgsOut.Load(),
-		BytesOut:  t.BytesOut.Load(),
-		Producers: len(t.Producers()),
+		Key:           t,
+		Namespace:     t.Name().NamespaceName(),
+		Topic:         t.Name().String(),
+		MsgsIn:        t.MsgsIn.Load(),
+		BytesIn:       t.BytesIn.Load(),
+		MsgsOut:       t.MsgsOut.Load(),
+		BytesOut:      t.BytesOut.Load(),
+		Producers:     len(t.Producers()),
+		OffloadedSize: t.OffloadedSize(),
 	}
 	for _, l := range t.ManagedLedger().Info().Ledgers {
 		ts.StorageSize += l.Size

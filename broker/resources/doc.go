@@ -15,4 +15,6 @@
 //   - A watched record is stored in the PolicyWatch before its listener is told, so a
 //     topic that becomes visible after a change finds it there (no change is missed).
 //   - A partition count never shrinks (ErrPartitionsNotIncreased).
+//   - Fields added to a record are optional and omitted when unset (the offload
+//     policies, offload.go), so a record without them keeps its bytes.
 package resources

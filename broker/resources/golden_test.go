@@ -63,6 +63,21 @@ func goldenRecords() []golden {
 				Properties: map[string]string{"owner": "billing"}},
 			{Name: "payments", Type: 0, Data: []byte{}},
 		}}},
+		// Records with the offload fields (tiered storage); the ones above predate them
+		// and must keep their bytes.
+		{"namespace-policies-offload.json", "namespaces/acme/tiered", &Policies{
+			OffloadThreshold:          ptr[int64](10 << 20),
+			OffloadThresholdInSeconds: ptr[int64](3600),
+			OffloadDeletionLagMs:      ptr[int64](600_000),
+			OffloadPolicies: &OffloadPolicies{Driver: "aws-s3", MaxThreads: 2, ThresholdInBytes: ptr[int64](-1),
+				ThresholdInSeconds: ptr[int64](0), DeletionLagInMillis: ptr[int64](0), ReadPriority: ReadPriorityBookkeeperFirst,
+				Bucket: "cold", Region: "eu-west-1", ServiceEndpoint: "https://s3.example:9000",
+				S3Bucket: "cold", S3Region: "eu-west-1", S3ServiceEndpoint: "https://s3.example:9000"},
+		}},
+		{"topic-policies-offload.json", "topic-policies/persistent/acme/tiered/cold", &TopicPolicies{
+			OffloadPolicies: &OffloadPolicies{Driver: "filesystem", ThresholdInBytes: ptr[int64](0),
+				ReadPriority: ReadPriorityTieredFirst},
+		}},
 	}
 }
 
@@ -126,6 +141,20 @@ func TestGoldenRecordsWritten(t *testing.T) {
 		}
 	}
 
+	if err := n.CreateNamespace(ctx, "acme/tiered", *rec[5].value.(*Policies)); err != nil {
+		t.Fatal(err)
+	}
+	cold := topic.Name{Domain: topic.Persistent, Tenant: "acme", Namespace: "tiered", Local: "cold"}
+	if err := n.CreatePartitionedTopic(ctx, cold, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.UpdateTopicPolicies(ctx, cold, func(tp *TopicPolicies) error {
+		*tp = *rec[6].value.(*TopicPolicies)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
 	vals, _, err := store.List(ctx, root+"/")
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +166,8 @@ func TestGoldenRecordsWritten(t *testing.T) {
 		stored[k] = v.Data
 		keys = append(keys, k)
 	}
-	var want []string
+	// Records written along the way that have no fixture of their own.
+	want := []string{"partitioned-topics/persistent/acme/tiered/cold"}
 	for _, g := range rec {
 		want = append(want, g.key)
 		path := filepath.Join("testdata", g.file)

@@ -5,7 +5,8 @@ package resources
 // topic open), the producer and consumer limits (at producer add and subscribe), and
 // retention, message TTL, backlog quotas, persistence and the auto-topic-creation
 // override's allow flag (applied to open topics through an etcd watch, PolicyWatch).
-// Not yet: the override's partitioned type. Topic-level overrides: topicpolicies.go.
+// Not yet: the override's partitioned type. Offload policies (offload.go) are handed to
+// the managed ledger, which offloads by them. Topic-level overrides: topicpolicies.go.
 type Policies struct {
 	DeduplicationEnabled *bool `json:"deduplicationEnabled,omitempty"`
 	// 0 means no limit.
@@ -17,6 +18,13 @@ type Policies struct {
 	Retention                 *RetentionPolicies      `json:"retention_policies,omitempty"`
 	Persistence               *PersistencePolicies    `json:"persistence,omitempty"`
 	BacklogQuotas             map[string]BacklogQuota `json:"backlog_quota_map,omitempty"`
+
+	// Offload (tiered storage, offload.go): the single values, nil when unset (Pulsar's
+	// -1), and the whole policies object.
+	OffloadThreshold          *int64           `json:"offload_threshold,omitempty"`
+	OffloadThresholdInSeconds *int64           `json:"offload_threshold_in_seconds,omitempty"`
+	OffloadDeletionLagMs      *int64           `json:"offload_deletion_lag_ms,omitempty"`
+	OffloadPolicies           *OffloadPolicies `json:"offload_policies,omitempty"`
 }
 
 // AutoTopicCreation is Pulsar's namespace override of the broker's auto topic creation.

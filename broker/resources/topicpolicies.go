@@ -27,12 +27,14 @@ type TopicPolicies struct {
 	MaxProducers         *int                    `json:"maxProducerPerTopic,omitempty"`
 	MaxConsumers         *int                    `json:"maxConsumerPerTopic,omitempty"`
 	Persistence          *PersistencePolicies    `json:"persistence,omitempty"`
+	OffloadPolicies      *OffloadPolicies        `json:"offloadPolicies,omitempty"`
 }
 
 // empty reports a record with no override left.
 func (tp TopicPolicies) empty() bool {
 	return tp.Retention == nil && tp.MessageTTLInSeconds == nil && len(tp.BacklogQuotas) == 0 &&
-		tp.DeduplicationEnabled == nil && tp.MaxProducers == nil && tp.MaxConsumers == nil && tp.Persistence == nil
+		tp.DeduplicationEnabled == nil && tp.MaxProducers == nil && tp.MaxConsumers == nil && tp.Persistence == nil &&
+		tp.OffloadPolicies == nil
 }
 
 // Apply returns the namespace policies p with tp's overrides in place: the effective
@@ -68,6 +70,15 @@ func (tp TopicPolicies) Apply(p Policies) Policies {
 	if tp.Persistence != nil {
 		ps := *tp.Persistence
 		p.Persistence = &ps
+	}
+	if tp.OffloadPolicies != nil {
+		// Field by field: what the topic leaves unset falls back to the namespace.
+		var o OffloadPolicies
+		if p.OffloadPolicies != nil {
+			o = *p.OffloadPolicies
+		}
+		o = o.merge(*tp.OffloadPolicies)
+		p.OffloadPolicies = &o
 	}
 	return p
 }

@@ -16,7 +16,8 @@ import (
 //
 // What is enforced and where:
 //   - retention and persistence live in the managed ledger (SetRetention, SetPersistence;
-//     given at open through OpenWith), which trims on its own triggers; the periodic
+//     given at open through OpenWith), which trims on its own triggers; so does the
+//     offload policy (SetOffloadPolicy, right after open; offload.go); the periodic
 //     retention check (RetentionCheckInterval) only starts a trim, for the time limit;
 //   - message TTL and backlog quotas are periodic checks (enforce.go: checkTTL,
 //     checkBacklogQuota), plus the quota check when a producer is added.
@@ -86,11 +87,14 @@ func (t *Topic) applyTopicPolicies(rec resources.Versioned[resources.TopicPolici
 	t.applyMLPolicies()
 }
 
-// applyMLPolicies gives the managed ledger the effective retention and persistence.
+// applyMLPolicies gives the managed ledger the effective retention, persistence and
+// offload policy.
 func (t *Topic) applyMLPolicies() {
-	mp := mlPolicies(t.policies())
+	p := t.policies()
+	mp := mlPolicies(p)
 	t.ml.SetRetention(mp.Retention)
 	t.ml.SetPersistence(mp.Persistence)
+	t.ml.SetOffloadPolicy(t.svc.offloadPolicy(p))
 }
 
 // policies returns the topic's effective policies: its namespace's, with the topic's

@@ -43,6 +43,10 @@ type Config struct {
 	Ownership *ownership.Manager
 	// TopicHooks are told when each topic is loaded and when it is closing (hooks.go).
 	TopicHooks []TopicHooks
+	// OffloadDefaults is the broker's offload policy (its flags), what a topic gets
+	// where neither its namespace nor itself sets one (offload.go). Nil:
+	// managedledger.DefaultOffloadPolicy, Pulsar's defaults.
+	OffloadDefaults *managedledger.OffloadPolicy
 }
 
 func (c *Config) applyDefaults() {
@@ -67,6 +71,10 @@ func (c *Config) applyDefaults() {
 	}
 	if c.BacklogQuotaCheckInterval <= 0 {
 		c.BacklogQuotaCheckInterval = 60 * time.Second
+	}
+	if c.OffloadDefaults == nil {
+		d := managedledger.DefaultOffloadPolicy()
+		c.OffloadDefaults = &d
 	}
 }
 
@@ -245,6 +253,7 @@ func (s *Service) openTopic(ctx context.Context, name topic.Name, create, explic
 	if err != nil {
 		return nil, err
 	}
+	ml.SetOffloadPolicy(s.offloadPolicy(eff))
 	t := newTopic(s, name, ml)
 	t.claim = claim
 	t.pol = &resources.Versioned[resources.Policies]{Value: pol, Rev: polRev}

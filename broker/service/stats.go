@@ -20,9 +20,13 @@ type TopicStats struct {
 	Subscriptions                                      []SubscriptionStats // by name
 	Info                                               managedledger.Info
 	LastConfirmed                                      managedledger.Position
+	// OffloadedSize is the bytes of the ledgers whose offload to tiered storage is
+	// complete; StorageSize counts them too.
+	OffloadedSize int64
 }
 
-// StorageSize is the bytes of every ledger of the topic.
+// StorageSize is the bytes of every ledger of the topic, on bookies or offloaded (an
+// offloaded ledger stays in the record after its bookie copy is deleted).
 func (s TopicStats) StorageSize() int64 {
 	var n int64
 	for _, l := range s.Info.Ledgers {
@@ -75,7 +79,7 @@ type ConsumerStats struct {
 func (t *Topic) Stats() TopicStats {
 	st := TopicStats{MsgsIn: t.MsgsIn.Load(), BytesIn: t.BytesIn.Load(), MsgsOut: t.MsgsOut.Load(),
 		BytesOut: t.BytesOut.Load(), Info: t.ml.Info(),
-		LastConfirmed: t.ml.LastConfirmed()}
+		LastConfirmed: t.ml.LastConfirmed(), OffloadedSize: t.ml.OffloadedSize()}
 	now := time.Now()
 	st.MsgRateIn, st.ThroughputIn = t.rateIn.rates(now, st.MsgsIn, st.BytesIn)
 	st.MsgRateOut, st.ThroughputOut = t.rateOut.rates(now, st.MsgsOut, st.BytesOut)

@@ -2,7 +2,7 @@ package main
 
 // `strata admin namespaces`: create, list, delete, and the policies the broker enforces
 // (retention, message TTL, backlog quota, deduplication, producer/consumer limits,
-// persistence, auto topic creation).
+// persistence, auto topic creation; offload thresholds and policies in admin_offload.go).
 
 import (
 	"context"
@@ -108,6 +108,7 @@ func namespacesCommand(env *adminEnv) *cobra.Command {
 			}),
 		setAutoTopicCreationCommand(env),
 	)
+	cmd.AddCommand(namespaceOffloadVerbs(env)...)
 	return cmd
 }
 

@@ -132,6 +132,7 @@ func topicsCommand(env *adminEnv) *cobra.Command {
 		getMessageByIDCommand(env),
 	)
 	cmd.AddCommand(subscriptionVerbs(env)...)
+	cmd.AddCommand(topicOffloadVerbs(env)...)
 	return cmd
 }
 

@@ -39,6 +39,7 @@ func standaloneCommand() *cobra.Command {
 		// ar, runAR: the auto-recovery worker candidate (as in `strata bookie`).
 		ar    autorecovery.Config
 		runAR bool
+		off   offloadFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "standalone",
@@ -55,6 +56,10 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 				return err
 			}
 			if err := startPprof(pprofAddr, log); err != nil {
+				return err
+			}
+			offload, err := off.config(dataDir)
+			if err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -108,6 +113,7 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 				Logger:         log,
 				Metrics:        reg,
 				ManagedLedger:  pol.ManagedLedger,
+				Offload:        offload,
 
 				RetentionCheckInterval:     pol.RetentionCheckInterval,
 				MessageExpiryCheckInterval: pol.MessageExpiryCheckInterval,
@@ -128,7 +134,7 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 	}
 	addPprofFlag(cmd, &pprofAddr)
 	f := cmd.Flags()
-	f.StringVar(&dataDir, "data-dir", "data", "directory for all data (etcd, bookie)")
+	f.StringVar(&dataDir, "data-dir", "data", "directory for all data (etcd, bookie, offloaded ledgers)")
 	f.StringVar(&listen, "listen", "127.0.0.1:6650", "Pulsar protocol listen address")
 	f.StringVar(&httpAddr, "http", "127.0.0.1:8080", "HTTP (admin REST, health, /metrics) listen address")
 	f.StringVar(&etcdListen, "etcd-listen", "127.0.0.1:0", "embedded etcd client address (port 0 picks one)")
@@ -136,6 +142,7 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	policyFlags(f, &pol)
 	autoRecoveryFlags(f, &runAR, &ar)
+	addOffloadFlags(f, &off, true)
 	return cmd
 }
 
@@ -154,6 +161,7 @@ func brokerCommand() *cobra.Command {
 	var (
 		endpoints, etcdRoot, logLevel, pprofAddr string
 		cfg                                      broker.Config
+		off                                      offloadFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "broker",
@@ -166,6 +174,9 @@ func brokerCommand() *cobra.Command {
 				return err
 			}
 			if err := startPprof(pprofAddr, log); err != nil {
+				return err
+			}
+			if cfg.Offload, err = off.config(""); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -205,5 +216,6 @@ func brokerCommand() *cobra.Command {
 	f.IntVar(&cfg.ManagedLedger.AckQuorum, "ack-quorum", 2, "acknowledgements before an entry is durable (Qa)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	policyFlags(f, &cfg)
+	addOffloadFlags(f, &off, false)
 	return cmd
 }

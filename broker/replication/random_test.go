@@ -19,11 +19,16 @@ import (
 // seed it prints (STRATA_TEST_SEED).
 func TestRandomized(t *testing.T) {
 	rng := testenv.Rand(t)
+	pauses := 0
 	for run := range 40 {
 		w := newWorld(t, rng, run)
 		w.chaos(400)
 		w.calm(20000)
 		w.checkRemote()
+		pauses += w.pauses
+	}
+	if pauses == 0 {
+		t.Fatal("no run hit the remote's backlog quota: the pause path went untested")
 	}
 }
 
@@ -55,8 +60,11 @@ type world struct {
 	dedup     map[string]int64
 	persisted []Position
 
-	timer      time.Time
+	timer time.Time
+	// paused: the remote's quota stopped the replicator and it has not reconnected
+	// since; pauses counts how often that happened.
 	paused     bool
+	pauses     int
 	limited    bool
 	failuresOn bool
 }
@@ -165,6 +173,7 @@ func (w *world) step() {
 			return
 		}
 		w.conn, w.lastSent, w.inflight = c, -1, nil
+		w.paused = false // a paused replicator reconnects on its own: it resumed
 		w.apply(w.r.Connected(w.now, c))
 	case 3, 4: // the remote persists the head send and receipts it, or fails
 		if w.conn == 0 || len(w.inflight) == 0 {
@@ -178,6 +187,7 @@ func (w *world) step() {
 		case w.chance(30):
 			w.dropConn(false)
 			w.paused = true
+			w.pauses++
 			w.apply(w.r.QuotaExceeded(w.now, s.Conn))
 			if st := w.r.Status(); st.State != Paused || st.RetryAt.IsZero() {
 				w.fatalf("quota exceeded: status %+v, want paused with a retry time", st)
@@ -320,11 +330,14 @@ func (w *world) calm(maxSteps int) {
 			if st := w.r.Status(); st.State != Replicating || st.Reason != "" {
 				w.fatalf("caught up but status %+v", st)
 			}
+			if w.paused {
+				w.fatalf("caught up without reconnecting after the remote's quota paused it")
+			}
 			return
 		}
 		w.step()
 	}
-	w.fatalf("did not catch up: mark-delete %d of %d entries, status %+v (was paused: %v)", w.markDelete, len(w.src), w.r.Status(), w.paused)
+	w.fatalf("did not catch up: mark-delete %d of %d entries, status %+v (paused, not resumed: %v)", w.markDelete, len(w.src), w.r.Status(), w.paused)
 }
 
 // checkRemote: every entry for the remote arrived exactly once, in order.

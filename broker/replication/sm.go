@@ -366,7 +366,7 @@ func (r *Replicator) ReadDone(now time.Time, id uint64, entries []Entry) Ready {
 	}
 	for _, e := range entries {
 		if !last.Less(e.Pos) {
-			continue // not after what we hold: a driver bug, never resent twice
+			continue // at or before an entry already held (a driver bug): never taken twice
 		}
 		r.buffer = append(r.buffer, e)
 		last = e.Pos
@@ -443,7 +443,8 @@ func (r *Replicator) fail(now time.Time, rd *Ready, to State, reason string, dis
 	r.reading = false
 	r.readRetryAt, r.readReason = time.Time{}, ""
 	r.readFailures = 0
-	r.advanceAck(rd) // skipped entries at the head are done whatever happens
+	// pending never starts with a done entry (pump acknowledges those), so dropping it
+	// loses no acknowledgement.
 	r.pending, r.buffer = nil, nil
 	r.state, r.reason = to, reason
 	r.retryAt = now.Add(backoff(r.cfg.BackoffInitial, r.cfg.BackoffMax, r.failures))

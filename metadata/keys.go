@@ -80,6 +80,14 @@ func (k Keys) LedgerIDFromKey(key string) (int64, error) {
 	return strconv.ParseInt(s, 10, 64)
 }
 
+// --- clusters (broker/resources)
+
+// Clusters is the prefix of the cluster records (Pulsar's ClusterData).
+func (k Keys) Clusters() string { return k.root + "/clusters/" }
+
+// Cluster is one cluster's record; the local cluster's is created at first start.
+func (k Keys) Cluster(name string) string { return k.join("clusters", name) }
+
 // --- tenants, namespaces, topics (broker/service)
 
 // Tenants is the prefix of the tenant records.

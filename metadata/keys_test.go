@@ -26,6 +26,8 @@ func TestKeyLayout(t *testing.T) {
 		{"AutorecoveryLeader", k.AutorecoveryLeader(), "/strata/autorecovery/leader"},
 		{"Ledgers", k.Ledgers(), "/strata/ledgers/"},
 		{"Ledger", k.Ledger(42), "/strata/ledgers/0000000000000000042"},
+		{"Clusters", k.Clusters(), "/strata/clusters/"},
+		{"Cluster", k.Cluster("west"), "/strata/clusters/west"},
 		{"Tenants", k.Tenants(), "/strata/tenants/"},
 		{"Tenant", k.Tenant("public"), "/strata/tenants/public"},
 		{"Namespaces", k.Namespaces(), "/strata/namespaces/"},

@@ -48,8 +48,7 @@ func Register(mux *http.ServeMux, cfg Config) *API {
 func (a *API) routes(mux *http.ServeMux) {
 	const v2 = "/admin/v2"
 	// Clusters and tenants.
-	mux.HandleFunc("GET "+v2+"/clusters", a.listClusters)
-	mux.HandleFunc("GET "+v2+"/clusters/{cluster}", a.getCluster)
+	a.clusterRoutes(mux, v2)
 	mux.HandleFunc("GET "+v2+"/tenants", a.listTenants)
 	mux.HandleFunc("GET "+v2+"/tenants/{tenant}", a.getTenant)
 	mux.HandleFunc("PUT "+v2+"/tenants/{tenant}", a.createTenant)
@@ -92,6 +91,7 @@ func (a *API) routes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT "+t+"/offload", a.owned(a.triggerOffload))
 	mux.HandleFunc("GET "+t+"/offload", a.owned(a.offloadStatus))
 	a.topicPolicyRoutes(mux, t)
+	a.replicationRoutes(mux, ns, t)
 
 	// Brokers and bookies.
 	mux.HandleFunc("GET "+v2+"/brokers", a.listBrokers)

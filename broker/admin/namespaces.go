@@ -31,6 +31,9 @@ func (a *API) createNamespace(w http.ResponseWriter, r *http.Request) {
 	if !handle(w, validatePolicies(&p)) {
 		return
 	}
+	if !handle(w, a.svc.Namespaces.CheckNamespaceClusters(r.Context(), ns, &p, a.cfg.Cluster)) {
+		return
+	}
 	if handle(w, a.svc.Namespaces.CreateNamespace(r.Context(), ns, p)) {
 		noContent(w)
 	}

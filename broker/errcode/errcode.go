@@ -120,6 +120,14 @@ var table = []Error{
 	// an offload store refuses with a precondition failure as Pulsar does without an offloader.
 	is(managedledger.ErrOffloadRunning, pulsar.ServerError_UnknownError, http.StatusConflict, noRetry),
 	is(managedledger.ErrOffloadDisabled, pulsar.ServerError_UnknownError, http.StatusPreconditionFailed, noRetry),
+	// Clusters and replication lists, with Pulsar's statuses (ClustersBase,
+	// NamespacesBase.internalSetNamespaceReplicationClusters): a bad name, "global" or
+	// an empty list 412, a cluster in use 412 ("Cluster not empty"), an unknown or
+	// disallowed cluster 403, allowed clusters without a replication cluster 400.
+	is(resources.ErrInvalidCluster, pulsar.ServerError_NotAllowedError, http.StatusPreconditionFailed, noRetry),
+	is(resources.ErrClusterInUse, pulsar.ServerError_NotAllowedError, http.StatusPreconditionFailed, noRetry),
+	is(resources.ErrClusterNotAllowed, pulsar.ServerError_NotAllowedError, http.StatusForbidden, noRetry),
+	is(resources.ErrAllowedClustersTooNarrow, pulsar.ServerError_NotAllowedError, http.StatusBadRequest, noRetry),
 
 	// Errors that answer the defaults, last so that anything more specific they wrap
 	// decides. Listed so that the table is complete and each says whether it is

@@ -78,6 +78,19 @@ func goldenRecords() []golden {
 			OffloadPolicies: &OffloadPolicies{Driver: "filesystem", ThresholdInBytes: ptr[int64](0),
 				ReadPriority: ReadPriorityTieredFirst},
 		}},
+		// Geo-replication: a cluster record, and namespace and topic records with cluster
+		// lists; the records above predate them and must keep their bytes.
+		{"cluster.json", "clusters/west", &ClusterData{ServiceURL: "http://west:8080", ServiceURLTLS: "https://west:8443",
+			BrokerServiceURL: "pulsar://west:6650", BrokerServiceURLTLS: "pulsar+ssl://west:6651",
+			PeerClusterNames: []string{"standalone"}, AuthenticationPlugin: "org.apache.pulsar.client.impl.auth.AuthenticationToken",
+			AuthenticationParameters: "token:xyz", BrokerClientTrustCertsFilePath: "/etc/ca.pem", BrokerClientTLSEnabled: true}},
+		{"namespace-policies-replication.json", "namespaces/acme/geo", &Policies{
+			ReplicationClusters: []string{"standalone", "west"},
+			AllowedClusters:     []string{"standalone", "west"},
+		}},
+		{"topic-policies-replication.json", "topic-policies/persistent/acme/geo/orders", &TopicPolicies{
+			ReplicationClusters: []string{"standalone"},
+		}},
 	}
 }
 
@@ -155,6 +168,30 @@ func TestGoldenRecordsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	cl := n.Clusters()
+	if err := cl.Create(ctx, "standalone", ClusterData{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Create(ctx, "west", *rec[7].value.(*ClusterData)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.CreateNamespace(ctx, "acme/geo", Policies{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetReplicationClusters(ctx, "acme/geo", rec[8].value.(*Policies).ReplicationClusters); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetAllowedClusters(ctx, "acme/geo", rec[8].value.(*Policies).AllowedClusters, "standalone"); err != nil {
+		t.Fatal(err)
+	}
+	geoOrders := topic.Name{Domain: topic.Persistent, Tenant: "acme", Namespace: "geo", Local: "orders"}
+	if err := n.CreatePartitionedTopic(ctx, geoOrders, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.SetTopicReplicationClusters(ctx, geoOrders, rec[9].value.(*TopicPolicies).ReplicationClusters, "standalone"); err != nil {
+		t.Fatal(err)
+	}
+
 	vals, _, err := store.List(ctx, root+"/")
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +204,8 @@ func TestGoldenRecordsWritten(t *testing.T) {
 		keys = append(keys, k)
 	}
 	// Records written along the way that have no fixture of their own.
-	want := []string{"partitioned-topics/persistent/acme/tiered/cold"}
+	want := []string{"partitioned-topics/persistent/acme/tiered/cold", "clusters/standalone",
+		"partitioned-topics/persistent/acme/geo/orders"}
 	for _, g := range rec {
 		want = append(want, g.key)
 		path := filepath.Join("testdata", g.file)

@@ -30,8 +30,12 @@ func (n *Namespaces) partitionedKey(name topic.Name) string {
 	return n.s.Keys.PartitionedTopic(string(name.Domain), name.Tenant, name.Namespace, name.Local)
 }
 
-// Bootstrap creates tenant "public" and namespace "public/default" if absent.
+// Bootstrap registers the local cluster and creates tenant "public" and namespace
+// "public/default", each if absent.
 func (n *Namespaces) Bootstrap(ctx context.Context, cluster string) error {
+	if err := n.Clusters().Create(ctx, cluster, ClusterData{}); err != nil && !errors.Is(err, metadata.ErrExists) {
+		return fmt.Errorf("registering the local cluster: %w", err)
+	}
 	if err := n.CreateTenant(ctx, "public", TenantInfo{AllowedClusters: []string{cluster}}); err != nil && !errors.Is(err, metadata.ErrExists) {
 		return err
 	}

@@ -25,6 +25,12 @@ type Policies struct {
 	OffloadThresholdInSeconds *int64           `json:"offload_threshold_in_seconds,omitempty"`
 	OffloadDeletionLagMs      *int64           `json:"offload_deletion_lag_ms,omitempty"`
 	OffloadPolicies           *OffloadPolicies `json:"offload_policies,omitempty"`
+
+	// Geo-replication (replication.go): the clusters the namespace lives in, and the
+	// clusters it may be placed in (Pulsar's PIP-321). Absent: the local cluster only,
+	// and the replication clusters.
+	ReplicationClusters []string `json:"replication_clusters,omitempty"`
+	AllowedClusters     []string `json:"allowed_clusters,omitempty"`
 }
 
 // AutoTopicCreation is Pulsar's namespace override of the broker's auto topic creation.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/strata-io/strata/broker/topic"
 	"github.com/strata-io/strata/metadata"
@@ -28,13 +29,15 @@ type TopicPolicies struct {
 	MaxConsumers         *int                    `json:"maxConsumerPerTopic,omitempty"`
 	Persistence          *PersistencePolicies    `json:"persistence,omitempty"`
 	OffloadPolicies      *OffloadPolicies        `json:"offloadPolicies,omitempty"`
+	// ReplicationClusters overrides the namespace's replication clusters.
+	ReplicationClusters []string `json:"replicationClusters,omitempty"`
 }
 
 // empty reports a record with no override left.
 func (tp TopicPolicies) empty() bool {
 	return tp.Retention == nil && tp.MessageTTLInSeconds == nil && len(tp.BacklogQuotas) == 0 &&
 		tp.DeduplicationEnabled == nil && tp.MaxProducers == nil && tp.MaxConsumers == nil && tp.Persistence == nil &&
-		tp.OffloadPolicies == nil
+		tp.OffloadPolicies == nil && len(tp.ReplicationClusters) == 0
 }
 
 // Apply returns the namespace policies p with tp's overrides in place: the effective
@@ -70,6 +73,9 @@ func (tp TopicPolicies) Apply(p Policies) Policies {
 	if tp.Persistence != nil {
 		ps := *tp.Persistence
 		p.Persistence = &ps
+	}
+	if len(tp.ReplicationClusters) > 0 {
+		p.ReplicationClusters = slices.Clone(tp.ReplicationClusters)
 	}
 	if tp.OffloadPolicies != nil {
 		// Field by field: what the topic leaves unset falls back to the namespace.

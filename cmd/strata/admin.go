@@ -52,8 +52,11 @@ type adminEnv struct {
 // adminVerb is the body of one admin command; args have already been counted.
 type adminVerb func(ctx context.Context, env *adminEnv, args []string) error
 
-func adminCommand() *cobra.Command {
-	env := &adminEnv{out: os.Stdout}
+func adminCommand() *cobra.Command { return newAdminCommand(os.Stdout) }
+
+// newAdminCommand is `strata admin` printing its results to out.
+func newAdminCommand(out io.Writer) *cobra.Command {
+	env := &adminEnv{out: out}
 	cmd := groupCommand("admin", "Administer a Strata (or Pulsar) cluster over the admin REST API",
 		`Administer tenants, namespaces, topics and subscriptions, like pulsar-admin.
 

@@ -109,6 +109,7 @@ func namespacesCommand(env *adminEnv) *cobra.Command {
 		setAutoTopicCreationCommand(env),
 	)
 	cmd.AddCommand(namespaceOffloadVerbs(env)...)
+	cmd.AddCommand(namespaceReplicationVerbs(env)...)
 	return cmd
 }
 

@@ -10,7 +10,7 @@ import (
 )
 
 func clustersCommand(env *adminEnv) *cobra.Command {
-	cmd := groupCommand("clusters", "List and show clusters", "")
+	cmd := groupCommand("clusters", "Register, list, show, update and delete clusters", "")
 	cmd.AddCommand(
 		env.verb("list", "List the cluster names", "  strata admin clusters list", nil,
 			func(ctx context.Context, env *adminEnv, _ []string) error {
@@ -29,6 +29,7 @@ func clustersCommand(env *adminEnv) *cobra.Command {
 				return env.printValue(data)
 			}),
 	)
+	cmd.AddCommand(clusterVerbs(env)...)
 	return cmd
 }
 

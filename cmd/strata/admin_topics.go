@@ -133,6 +133,7 @@ func topicsCommand(env *adminEnv) *cobra.Command {
 	)
 	cmd.AddCommand(subscriptionVerbs(env)...)
 	cmd.AddCommand(topicOffloadVerbs(env)...)
+	cmd.AddCommand(topicReplicationVerbs(env)...)
 	return cmd
 }
 

@@ -34,6 +34,7 @@ func newLogger(level string) (*slog.Logger, error) {
 func standaloneCommand() *cobra.Command {
 	var (
 		dataDir, listen, httpAddr, etcdListen, advertised, logLevel, pprofAddr string
+		clusterName                                                            string
 		// pol: the policy-check intervals and ledger rollover (tests make them short).
 		pol broker.Config
 		// ar, runAR: the auto-recovery worker candidate (as in `strata bookie`).
@@ -60,6 +61,9 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 			}
 			offload, err := off.config(dataDir)
 			if err != nil {
+				return err
+			}
+			if err := checkClusterName(clusterName); err != nil {
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -109,7 +113,7 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 				ListenAddr:     listen,
 				HTTPAddr:       httpAddr,
 				AdvertisedHost: advertised,
-				Cluster:        "standalone",
+				Cluster:        clusterName,
 				Logger:         log,
 				Metrics:        reg,
 				ManagedLedger:  pol.ManagedLedger,
@@ -140,6 +144,7 @@ Once serving it prints one line to stderr:  strata standalone ready ...`,
 	f.StringVar(&etcdListen, "etcd-listen", "127.0.0.1:0", "embedded etcd client address (port 0 picks one)")
 	f.StringVar(&advertised, "advertised-host", "", "host name clients are redirected to (default: the listen host)")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	f.StringVar(&clusterName, "cluster-name", "standalone", "this cluster's name (letters, digits, '-', '_')")
 	policyFlags(f, &pol)
 	autoRecoveryFlags(f, &runAR, &ar)
 	addOffloadFlags(f, &off, true)
@@ -179,6 +184,9 @@ func brokerCommand() *cobra.Command {
 			if cfg.Offload, err = off.config(""); err != nil {
 				return err
 			}
+			if err := checkClusterName(cfg.Cluster); err != nil {
+				return err
+			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			store, err := metadata.Open(metadata.Config{Endpoints: splitEndpoints(endpoints), Root: etcdRoot})
@@ -210,7 +218,7 @@ func brokerCommand() *cobra.Command {
 	f.StringVar(&cfg.BrokerID, "broker-id", "", "the broker's name in etcd (default the advertised host:port)")
 	f.DurationVar(&cfg.LeaseTTL, "lease-ttl", 10*time.Second, "TTL of the broker's etcd session; a dead broker's topics move after about this long")
 	f.IntVar(&cfg.DefaultBundles, "default-bundles", 4, "bundles of a namespace that was never split")
-	f.StringVar(&cfg.Cluster, "cluster", "standalone", "cluster name")
+	addClusterNameFlag(f, &cfg.Cluster)
 	f.IntVar(&cfg.ManagedLedger.EnsembleSize, "ensemble-size", 2, "bookies per new ledger (E)")
 	f.IntVar(&cfg.ManagedLedger.WriteQuorum, "write-quorum", 2, "copies of each entry (Qw)")
 	f.IntVar(&cfg.ManagedLedger.AckQuorum, "ack-quorum", 2, "acknowledgements before an entry is durable (Qa)")

@@ -337,7 +337,28 @@ func TestLocalDeadlineEndsSession(t *testing.T) {
 	if got := r1.next(t); got != c1 {
 		t.Fatalf("released %v, want the claim", got)
 	}
-	// The lease was revoked rather than left to expire: b2 takes the bundle at once.
+	// The lease is revoked rather than left to expire: its ownership key goes at once
+	// (after the release above), and then b2 takes the bundle.
+	keys := map[string]bool{}
+	for ev := range store.ListWatch(ctx, store.Keys.NamespaceOwnerships("public/default")) {
+		switch ev.Type {
+		case metadata.EventReset:
+			clear(keys)
+			for _, v := range ev.Snapshot {
+				keys[v.Key] = true
+			}
+		case metadata.EventPut:
+			keys[ev.Value.Key] = true
+		case metadata.EventDelete:
+			delete(keys, ev.Value.Key)
+		}
+		if len(keys) == 0 {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		t.Fatal("b1's ownership key outlived its revoked lease")
+	}
 	if _, err := m2.Acquire(ctx, name); err != nil {
 		t.Fatalf("other broker after b1's deadline: %v", err)
 	}

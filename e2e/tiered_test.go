@@ -471,3 +471,130 @@ func TestTieredManualOffloadS3(t *testing.T) {
 		t.Fatalf("after the restart internal stats mark %v offloaded, want %v", got, closed)
 	}
 }
+
+// setNamespaceOffload PUTs one of the namespace's single offload values (Pulsar's
+// offloadThreshold, offloadThresholdInSeconds, offloadDeletionLagMs) through the REST.
+func (e *tieredEnv) setNamespaceOffload(t *testing.T, ns, what string, v int64) {
+	t.Helper()
+	code, body := rawAdmin(t, http.MethodPut, e.httpURL+"/admin/v2/namespaces/"+ns+"/"+what, strconv.FormatInt(v, 10))
+	if code/100 != 2 {
+		t.Fatalf("PUT %s of %s = %d: HTTP %d %s", what, ns, v, code, body)
+	}
+}
+
+// newNamespace creates public/<name>-<n> and returns it.
+func (e *tieredEnv) newNamespace(t *testing.T, name string) string {
+	t.Helper()
+	ns := fmt.Sprintf("public/%s-%d", name, time.Now().UnixNano())
+	if err := e.adm.Namespaces().CreateNamespace(ns); err != nil {
+		t.Fatalf("create namespace %s: %v", ns, err)
+	}
+	return ns
+}
+
+// ledgerSizes are the sizes of the topic's ledgers by id, from internal stats.
+func (e *tieredEnv) ledgerSizes(t *testing.T, topic string) map[int64]int64 {
+	t.Helper()
+	is, err := e.adm.Topics().GetInternalStats(adminTopicName(t, topic))
+	if err != nil {
+		t.Fatalf("internal stats of %s: %v", topic, err)
+	}
+	out := map[int64]int64{}
+	for _, l := range is.Ledgers {
+		out[l.LedgerID] = l.Size
+	}
+	return out
+}
+
+// TestTieredOffloadByPolicy: offload with no manual trigger, by the namespace's
+// thresholds. Size: offloadThreshold keeps the newest ledgers that fit on the bookies
+// and offloads the rest, when the policy is set and again at the next rollover. Time:
+// offloadThresholdInSeconds offloads, at a rollover, the ledgers closed longer ago than
+// that, and not the one just closed. Everything reads back byte-equal.
+func TestTieredOffloadByPolicy(t *testing.T) {
+	e, s := startTieredStandalone(t, false)
+	c := newClient(t, s.PulsarURL)
+
+	t.Run("size", func(t *testing.T) {
+		ctx := testCtx(t)
+		ns := e.newNamespace(t, "offload-size")
+		topic := uniqueTopicIn(t, ns)
+		payloads := tieredPayloads(t, 7*tieredLedgerEntries)
+		ids := produceLedgers(t, ctx, c, topic, payloads[:6*tieredLedgerEntries])
+		ledgers := ledgersOf(ids) // 6 full ledgers; the 6th is current until one more add
+		if len(ledgers) != 6 {
+			t.Fatalf("%d messages went to ledgers %v, want 6", len(ids), ledgers)
+		}
+		if got := e.offloadedLedgers(t, topic); len(got) != 0 {
+			t.Fatalf("offloaded %v with no threshold set", got)
+		}
+		// Keep the newest two closed ledgers (of 5 closed) on the bookies: the
+		// threshold is their size, which the third newest takes past it.
+		sizes := e.ledgerSizes(t, topic)
+		e.setNamespaceOffload(t, ns, "offloadThreshold", sizes[ledgers[3]]+sizes[ledgers[4]])
+		e.waitOffloaded(t, ctx, topic, ledgers[:3])
+		// One ledger more: at its rollover the oldest kept one goes too.
+		more := produceLedgers(t, ctx, c, topic, payloads[6*tieredLedgerEntries:])
+		ids = append(ids, more...)
+		e.waitOffloaded(t, ctx, topic, ledgers[:4])
+		if got := e.offloadedLedgers(t, topic); !slices.Equal(got, ledgers[:4]) {
+			t.Fatalf("offloaded %v, want %v: the two newest closed ledgers stay on the bookies", got, ledgers[:4])
+		}
+		readBackEverything(t, ctx, c, e.adm, topic, payloads, ids, tieredLedgerEntries+2)
+	})
+
+	t.Run("time", func(t *testing.T) {
+		ctx := testCtx(t)
+		ns := e.newNamespace(t, "offload-time")
+		topic := uniqueTopicIn(t, ns)
+		const age = 2 // seconds
+		e.setNamespaceOffload(t, ns, "offloadThresholdInSeconds", age)
+		payloads := tieredPayloads(t, 7*tieredLedgerEntries+1)
+		ids := produceLedgers(t, ctx, c, topic, payloads[:6*tieredLedgerEntries])
+		old := ledgersOf(ids) // the 6th full ledger closes at the next add
+		// The threshold is an age, so the event to wait for is the clock passing it.
+		sent := time.Now()
+		for time.Since(sent) < age*time.Second {
+			select {
+			case <-ctx.Done():
+				t.Fatal(ctx.Err())
+			case <-time.After(time.Until(sent.Add(age * time.Second))):
+			}
+		}
+		// A rollover (the check's trigger) once the first five are old enough: they are
+		// offloaded; the sixth, closed by this rollover, is not.
+		more := produceLedgers(t, ctx, c, topic, payloads[6*tieredLedgerEntries:])
+		ids = append(ids, more...)
+		e.waitOffloaded(t, ctx, topic, old[:5])
+		if got := e.offloadedLedgers(t, topic); !slices.Equal(got, old[:5]) {
+			t.Fatalf("offloaded %v, want %v: a ledger closed less than %ds ago stays", got, old[:5], age)
+		}
+		readBackEverything(t, ctx, c, e.adm, topic, payloads, ids, 3*tieredLedgerEntries+1)
+	})
+}
+
+// TestTieredIdleRolloverHTTPS: a quiet topic offloads too. With --offload-idle-rollover
+// and a namespace threshold of 0 (offload every closed ledger), a current ledger that
+// takes no more adds is rolled over, closed and offloaded with no further publishing;
+// its bookie copy goes after the lag and the messages read back byte-equal from the
+// store — here over HTTPS with the test's CA.
+func TestTieredIdleRolloverHTTPS(t *testing.T) {
+	ctx := testCtx(t)
+	e, s := startTieredStandalone(t, true, "--offload-idle-rollover", "1s", "--offload-deletion-lag", "0s")
+	c := newClient(t, s.PulsarURL)
+	ns := e.newNamespace(t, "offload-idle")
+	e.setNamespaceOffload(t, ns, "offloadThreshold", 0)
+	topic := uniqueTopicIn(t, ns)
+	payloads := tieredPayloads(t, 5*tieredLedgerEntries+3)
+	ids := produceLedgers(t, ctx, c, topic, payloads)
+	ledgers := ledgersOf(ids)
+	if len(ledgers) != 6 {
+		t.Fatalf("%d messages went to ledgers %v, want 6", len(ids), ledgers)
+	}
+	// The sixth ledger, with 3 entries, is the current one: nothing more is published,
+	// and it is offloaded all the same.
+	e.waitOffloaded(t, ctx, topic, ledgers)
+	e.waitBookieCopiesGone(t, ctx, topic, ledgers)
+	e.checkBucketMatchesRecord(t, ctx, topic)
+	readBackEverything(t, ctx, c, e.adm, topic, payloads, ids, 5*tieredLedgerEntries+1)
+}

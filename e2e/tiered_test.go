@@ -598,3 +598,99 @@ func TestTieredIdleRolloverHTTPS(t *testing.T) {
 	e.checkBucketMatchesRecord(t, ctx, topic)
 	readBackEverything(t, ctx, c, e.adm, topic, payloads, ids, 5*tieredLedgerEntries+1)
 }
+
+// lookupOwner asks the broker at httpURL which broker serves topic (Pulsar's HTTP
+// lookup) and returns its pulsar:// URL.
+func lookupOwner(ctx context.Context, httpURL, topic string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, httpURL+"/lookup/v2/topic/persistent/"+topicPath(topic), nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("lookup: %s", resp.Status)
+	}
+	var out struct {
+		BrokerURL string `json:"brokerUrl"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", err
+	}
+	return out.BrokerURL, nil
+}
+
+// startTieredCluster starts versitygw and a cluster (etcd, 3 bookies, 2 brokers) whose
+// brokers offload to one bucket on it, with a 1 s deletion lag.
+func startTieredCluster(t *testing.T, extra ...string) (*tieredEnv, *harness.Cluster) {
+	t.Helper()
+	gw := s3test.Start(t, false)
+	bucket := gw.NewBucket(t)
+	args := append([]string{"--max-entries-per-ledger", strconv.Itoa(tieredLedgerEntries), "--offload-deletion-lag", "1s"},
+		s3OffloadArgs(gw, bucket)...)
+	c := harness.StartCluster(t, harness.ClusterOptions{Brokers: 2, LeaseTTL: 3 * time.Second, Dir: testDir(t),
+		ExtraBrokerArgs: append(args, extra...)})
+	b := c.Brokers[0]
+	return &tieredEnv{gw: gw, bucket: bucket, store: c.Store, httpURL: b.HTTPURL, adm: newAdmin(t, b.HTTPURL)}, c
+}
+
+// owner returns the broker of c that serves topic, and another one.
+func (e *tieredEnv) owner(t *testing.T, ctx context.Context, c *harness.Cluster, topic string) (owner, other *harness.Broker) {
+	t.Helper()
+	u, err := lookupOwner(ctx, c.Brokers[0].HTTPURL, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range c.Brokers {
+		if b.PulsarURL == u {
+			return b, c.Brokers[(i+1)%len(c.Brokers)]
+		}
+	}
+	t.Fatalf("lookup answered %s, not a broker of the cluster", u)
+	return nil, nil
+}
+
+// TestTieredClusterOwnerKilled: in a cluster, a topic offloaded by its owner (bookie
+// copies deleted after the lag) is read whole, byte-equal, from the other broker once
+// the owner is SIGKILLed: the offload state lives in the managed-ledger record, not in
+// the broker that wrote it.
+func TestTieredClusterOwnerKilled(t *testing.T) {
+	ctx := testCtx(t)
+	e, c := startTieredCluster(t)
+	client := newClient(t, c.ServiceURL())
+	topic := uniqueTopic(t)
+	payloads := tieredPayloads(t, 5*tieredLedgerEntries+2)
+	ids := produceLedgers(t, ctx, client, topic, payloads)
+	ledgers := ledgersOf(ids)
+	closed := ledgers[:len(ledgers)-1]
+	if len(closed) != 5 {
+		t.Fatalf("%d messages went to ledgers %v, want 5 closed", len(ids), ledgers)
+	}
+	// The manual trigger through broker-1: it redirects to the owner when that is not
+	// itself.
+	if st := e.offloadManually(t, ctx, topic, ids[len(ids)-1]); st.Status != "SUCCESS" {
+		t.Fatalf("manual offload: %+v", st)
+	}
+	e.waitOffloaded(t, ctx, topic, closed)
+	e.waitBookieCopiesGone(t, ctx, topic, closed)
+
+	owner, other := e.owner(t, ctx, c, topic)
+	owner.Kill()
+	e.httpURL, e.adm = other.HTTPURL, newAdmin(t, other.HTTPURL)
+	// The survivor takes the topic over once the dead owner's lease expired (a lookup
+	// before that still names the dead broker, and the client would give up on it).
+	pollUntil(t, ctx, 30*time.Second, other.Name+" owns "+topic, func() (bool, string) {
+		u, err := lookupOwner(ctx, other.HTTPURL, topic)
+		return err == nil && u == other.PulsarURL, fmt.Sprintf("lookup: %q, %v", u, err)
+	})
+	survivor := newClient(t, other.PulsarURL)
+	readBackEverything(t, ctx, survivor, e.adm, topic, payloads, ids, 2*tieredLedgerEntries+4)
+	if got := e.offloadedLedgers(t, topic); !slices.Equal(got, closed) {
+		t.Fatalf("on %s internal stats mark %v offloaded, want %v", other.Name, got, closed)
+	}
+}

@@ -136,11 +136,11 @@ type offloadStatus struct {
 	} `json:"firstUnoffloadedMessage"`
 }
 
-// triggerOffload asks (PUT …/offload, Pulsar's REST) to offload every ledger before
-// before's ledger, and returns the HTTP status and body.
-func (e *tieredEnv) triggerOffload(t *testing.T, topic string, before pulsar.MessageID) (int, string) {
+// triggerOffload asks (PUT …/offload, Pulsar's REST, with a MessageId) to offload every
+// ledger before ledger, and returns the HTTP status and body.
+func (e *tieredEnv) triggerOffload(t *testing.T, topic string, ledger int64) (int, string) {
 	t.Helper()
-	body := fmt.Sprintf(`{"ledgerId":%d,"entryId":%d,"partitionIndex":-1}`, before.LedgerID(), before.EntryID())
+	body := fmt.Sprintf(`{"ledgerId":%d,"entryId":0,"partitionIndex":-1}`, ledger)
 	return rawAdmin(t, http.MethodPut, e.httpURL+"/admin/v2/persistent/"+topicPath(topic)+"/offload", body)
 }
 
@@ -157,11 +157,11 @@ func (e *tieredEnv) offloadStatus(t *testing.T, topic string) offloadStatus {
 	return st
 }
 
-// offloadManually triggers an offload of every ledger before before's and waits for the
+// offloadManually triggers an offload of every ledger before ledger and waits for the
 // status to leave RUNNING; it returns the final status.
-func (e *tieredEnv) offloadManually(t *testing.T, ctx context.Context, topic string, before pulsar.MessageID) offloadStatus {
+func (e *tieredEnv) offloadManually(t *testing.T, ctx context.Context, topic string, ledger int64) offloadStatus {
 	t.Helper()
-	if code, body := e.triggerOffload(t, topic, before); code != http.StatusNoContent {
+	if code, body := e.triggerOffload(t, topic, ledger); code != http.StatusNoContent {
 		t.Fatalf("PUT offload of %s: HTTP %d %s", topic, code, body)
 	}
 	return e.waitOffloadDone(t, ctx, topic)
@@ -437,7 +437,7 @@ func TestTieredManualOffloadS3(t *testing.T) {
 		t.Fatalf("status before any offload: %+v", st)
 	}
 	last := ids[len(ids)-1]
-	st := e.offloadManually(t, ctx, topic, last)
+	st := e.offloadManually(t, ctx, topic, last.LedgerID())
 	if st.Status != "SUCCESS" {
 		t.Fatalf("manual offload: %+v", st)
 	}
@@ -673,7 +673,7 @@ func TestTieredClusterOwnerKilled(t *testing.T) {
 	}
 	// The manual trigger through broker-1: it redirects to the owner when that is not
 	// itself.
-	if st := e.offloadManually(t, ctx, topic, ids[len(ids)-1]); st.Status != "SUCCESS" {
+	if st := e.offloadManually(t, ctx, topic, ids[len(ids)-1].LedgerID()); st.Status != "SUCCESS" {
 		t.Fatalf("manual offload: %+v", st)
 	}
 	e.waitOffloaded(t, ctx, topic, closed)

@@ -218,10 +218,39 @@ func start(bin, root string, port int, certArgs []string) (*run, string, error) 
 	}()
 	select {
 	case u := <-ready:
+		// The banner may come before the listener accepts; a client's first request
+		// must not meet a refused connection (after Restart, the S3 client's retries
+		// may be spent on the outage).
+		if err := waitAccepting(addr, s.done); err != nil {
+			s.kill()
+			return nil, "", err
+		}
 		return s, u, nil
 	case <-s.done:
 		err := cmd.Wait()
 		return nil, "", fmt.Errorf("versitygw exited (%v):\n%s", err, s.output)
+	}
+}
+
+// waitAccepting returns once addr accepts a TCP connection, or fails when the process
+// exits (done) or 10 s pass. Polling a dial is the only way to see a listener from
+// outside the process.
+func waitAccepting(addr string, done <-chan struct{}) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("versitygw printed its banner but %s does not accept: %v", addr, err)
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("versitygw exited after its banner")
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 

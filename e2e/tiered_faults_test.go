@@ -330,3 +330,89 @@ func TestTieredFaultFlippedByte(t *testing.T) {
 		t.Fatalf("with only a corrupt copy of the first ledger the consumer got: %s", rep)
 	}
 }
+
+// TestTieredFaultBrokerKilledMidUpload: the owner of a topic is SIGKILLed in the
+// middle of an offload — after it recorded the attempt (state begun) and uploaded the
+// object, before it could record the offload complete. That window is held open by
+// blackholing the broker's path to etcd once the attempt is recorded, so the crash
+// leaves a real orphan: an object the record does not name as complete. The broker
+// restarts on the same addresses; the next offload deletes the orphan before it
+// uploads again, the bucket ends with exactly one object per offloaded ledger (the
+// record's), and the queue checker reads every acknowledged message back — while a
+// producer sent through the whole fault.
+func TestTieredFaultBrokerKilledMidUpload(t *testing.T) {
+	ctx := testCtx(t)
+	// A slow copy (about 1 s a ledger of 8 KiB) keeps the first upload in flight long
+	// enough to blackhole etcd behind it.
+	e, c := startTieredCluster(t, "--offload-max-bytes-per-second", "8000")
+	client := newClient(t, c.ServiceURL())
+	r := &faultRig{e: e, client: client, topic: uniqueTopic(t), sends: queuecheck.NewSends()}
+	subscribe(t, client, pulsar.ConsumerOptions{Topic: r.topic, SubscriptionName: "hold",
+		SubscriptionInitialPosition: pulsar.SubscriptionPositionEarliest}).Close()
+	r.prod = queuecheck.StartProducer(t, queuecheck.ProducerConfig{Client: client, Topic: r.topic, Name: "p",
+		Sends: r.sends, Rate: 20, PayloadSize: 1024, Seed: testenv.Seed(t),
+		Options: pulsar.ProducerOptions{DisableBatching: true, SendTimeout: time.Minute}})
+	if err := r.sends.WaitAcked(ctx, 5*tieredLedgerEntries+2); err != nil {
+		t.Fatal(err)
+	}
+	before := r.lastAckedLedger(t)
+	ledgers := r.closedLedgersBefore(t, ctx, before)
+	first := ledgers[0]
+
+	owner, _ := e.owner(t, ctx, c, r.topic)
+	e.httpURL = owner.HTTPURL
+	if code, body := e.triggerOffload(t, r.topic, before); code != http.StatusNoContent {
+		t.Fatalf("PUT offload: HTTP %d %s", code, body)
+	}
+	var attempt string
+	pollUntil(t, ctx, 30*time.Second, fmt.Sprintf("offload of ledger %d begun", first), func() (bool, string) {
+		li := findLedger(e.record(t, ctx, r.topic), first)
+		if li != nil && li.Offload != nil && li.Offload.State == "begun" {
+			attempt = li.Offload.UUID
+			return true, ""
+		}
+		return false, fmt.Sprintf("%+v", li)
+	})
+	owner.EtcdProxy.Blackhole()
+	pollUntil(t, ctx, 30*time.Second, fmt.Sprintf("object of attempt %s uploaded", attempt), func() (bool, string) {
+		objs := e.bucketObjects(t)
+		for _, o := range objs {
+			if o.Ledger == first && o.UUID == attempt {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprint(objs)
+	})
+	owner.Kill()
+	owner.EtcdProxy.Restore()
+	if li := findLedger(e.record(t, ctx, r.topic), first); li.Offload == nil || li.Offload.State != "begun" || li.Offload.UUID != attempt {
+		t.Fatalf("after the crash the record says %+v, want attempt %s begun", li.Offload, attempt)
+	}
+	owner.Restart()
+
+	// Whoever owns the topic now offloads again on request: the orphan goes first.
+	pollUntil(t, ctx, 30*time.Second, "an owner of "+r.topic, func() (bool, string) {
+		u, err := lookupOwner(ctx, owner.HTTPURL, r.topic)
+		return err == nil, fmt.Sprintf("%q, %v", u, err)
+	})
+	var st offloadStatus
+	pollUntil(t, ctx, 60*time.Second, "offload after the restart", func() (bool, string) {
+		code, body := e.triggerOffload(t, r.topic, before)
+		if code != http.StatusNoContent && code != http.StatusConflict {
+			return false, fmt.Sprintf("HTTP %d %s", code, body)
+		}
+		st = e.waitOffloadDone(t, ctx, r.topic)
+		return true, ""
+	})
+	if st.Status != "SUCCESS" {
+		t.Fatalf("offload after the restart: %+v", st)
+	}
+	e.waitOffloaded(t, ctx, r.topic, ledgers)
+	li := findLedger(e.record(t, ctx, r.topic), first)
+	if li.Offload.UUID == attempt {
+		t.Fatalf("ledger %d is recorded under the crashed attempt %s", first, attempt)
+	}
+	e.checkBucketMatchesRecord(t, ctx, r.topic) // the orphan of attempt is gone
+	e.waitBookieCopiesGone(t, ctx, r.topic, ledgers)
+	r.checkAllDelivered(t, ctx, client)
+}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -692,5 +693,127 @@ func TestTieredClusterOwnerKilled(t *testing.T) {
 	readBackEverything(t, ctx, survivor, e.adm, topic, payloads, ids, 2*tieredLedgerEntries+4)
 	if got := e.offloadedLedgers(t, topic); !slices.Equal(got, closed) {
 		t.Fatalf("on %s internal stats mark %v offloaded, want %v", other.Name, got, closed)
+	}
+}
+
+// reasonOf is the "reason" of a Pulsar error body ("" when there is none).
+func reasonOf(body string) string {
+	var r struct {
+		Reason string `json:"reason"`
+	}
+	if json.Unmarshal([]byte(body), &r) != nil {
+		return ""
+	}
+	return r.Reason
+}
+
+// TestTieredBadInput: the offload admin surface refuses bad input with Pulsar's
+// statuses and a reason — an unknown topic 404, malformed bodies and negative ids 400,
+// negative thresholds and lags and unknown drivers 4xx — and records nothing: the
+// namespace's policies, an offloaded topic's state and its reads are as before. A
+// broker started with an unknown driver, or an S3 driver without a bucket, refuses to
+// start, and one with offload off answers the trigger 412.
+func TestTieredBadInput(t *testing.T) {
+	ctx := testCtx(t)
+	e, s := startTieredStandalone(t, false)
+	c := newClient(t, s.PulsarURL)
+	// A bystander: offloaded, read back after all the bad input.
+	topic := uniqueTopic(t)
+	payloads := tieredPayloads(t, 3*tieredLedgerEntries+1)
+	ids := produceLedgers(t, ctx, c, topic, payloads)
+	if st := e.offloadManually(t, ctx, topic, ids[len(ids)-1].LedgerID()); st.Status != "SUCCESS" {
+		t.Fatalf("manual offload: %+v", st)
+	}
+	offloaded := e.offloadedLedgers(t, topic)
+	ns := e.newNamespace(t, "offload-bad")
+	recordBefore := e.record(t, ctx, topic)
+
+	v2 := e.httpURL + "/admin/v2"
+	unknown := "persistent/public/default/no-such-topic"
+	tp := "persistent/" + topicPath(topic)
+	nsp := "namespaces/" + ns
+	cases := []struct {
+		name, method, path, body string
+		want                     int // exact status; 0: any 4xx
+	}{
+		{"trigger on an unknown topic", http.MethodPut, unknown + "/offload", `{"ledgerId":1,"entryId":0,"partitionIndex":-1}`, 404},
+		{"status of an unknown topic", http.MethodGet, unknown + "/offload", ``, 404},
+		{"topic policies of an unknown topic", http.MethodPost, unknown + "/offloadPolicies", `{"managedLedgerOffloadDriver":"s3","managedLedgerOffloadBucket":"b"}`, 404},
+		{"trigger with bad JSON", http.MethodPut, tp + "/offload", `{"ledgerId":`, 400},
+		{"trigger with a string id", http.MethodPut, tp + "/offload", `{"ledgerId":"x","entryId":0}`, 400},
+		{"trigger with a negative ledger", http.MethodPut, tp + "/offload", `{"ledgerId":-5,"entryId":0,"partitionIndex":-1}`, 400},
+		{"trigger with a negative entry", http.MethodPut, tp + "/offload", `{"ledgerId":5,"entryId":-2,"partitionIndex":-1}`, 400},
+		{"negative size threshold", http.MethodPut, nsp + "/offloadThreshold", `-2`, 0},
+		{"non-numeric size threshold", http.MethodPut, nsp + "/offloadThreshold", `"lots"`, 0},
+		{"negative time threshold", http.MethodPut, nsp + "/offloadThresholdInSeconds", `-10`, 0},
+		{"negative deletion lag", http.MethodPut, nsp + "/offloadDeletionLagMs", `-2`, 0},
+		{"policies with bad JSON", http.MethodPost, nsp + "/offloadPolicies", `{"managedLedgerOffloadDriver":`, 0},
+		{"empty policies", http.MethodPost, nsp + "/offloadPolicies", `{}`, 0},
+		{"policies with an unknown driver", http.MethodPost, nsp + "/offloadPolicies", `{"managedLedgerOffloadDriver":"tape-robot"}`, 0},
+		{"s3 policies without a bucket", http.MethodPost, nsp + "/offloadPolicies", `{"managedLedgerOffloadDriver":"s3"}`, 0},
+		{"policies with a negative threshold", http.MethodPost, nsp + "/offloadPolicies", `{"managedLedgerOffloadDriver":"filesystem","managedLedgerOffloadThresholdInBytes":-7}`, 0},
+		{"policies with a negative lag", http.MethodPost, nsp + "/offloadPolicies", `{"managedLedgerOffloadDriver":"filesystem","managedLedgerOffloadDeletionLagInMillis":-1}`, 0},
+		{"policies with an unknown read priority", http.MethodPost, nsp + "/offloadPolicies", `{"managedLedgerOffloadDriver":"filesystem","managedLedgerOffloadedReadPriority":"FASTEST_FIRST"}`, 0},
+		{"topic policies with an unknown driver", http.MethodPost, tp + "/offloadPolicies", `{"managedLedgerOffloadDriver":"tape-robot"}`, 0},
+	}
+	for _, tc := range cases {
+		code, body := rawAdmin(t, tc.method, v2+"/"+tc.path, tc.body)
+		if tc.want != 0 && code != tc.want || tc.want == 0 && code/100 != 4 {
+			t.Errorf("%s: %s %s %s: HTTP %d %s; want %d", tc.name, tc.method, tc.path, tc.body, code, body, tc.want)
+			continue
+		}
+		if tc.method != http.MethodGet && reasonOf(body) == "" {
+			t.Errorf("%s: HTTP %d without a reason: %q", tc.name, code, body)
+		}
+	}
+
+	// Nothing was recorded.
+	for _, what := range []string{"offloadThreshold", "offloadThresholdInSeconds"} {
+		code, body := rawAdmin(t, http.MethodGet, v2+"/"+nsp+"/"+what, "")
+		if code != http.StatusOK || strings.TrimSpace(body) != "-1" {
+			t.Errorf("GET %s of %s after refused writes: HTTP %d %s, want -1 (unset)", what, ns, code, body)
+		}
+	}
+	for _, path := range []string{nsp + "/offloadDeletionLagMs", nsp + "/offloadPolicies", tp + "/offloadPolicies"} {
+		code, body := rawAdmin(t, http.MethodGet, v2+"/"+path, "")
+		if code != http.StatusOK || strings.TrimSpace(body) != "null" {
+			t.Errorf("GET %s after refused writes: HTTP %d %s, want null (unset)", path, code, body)
+		}
+	}
+	if st := e.offloadStatus(t, topic); st.Status != "SUCCESS" {
+		t.Errorf("the bystander's offload status changed to %+v", st)
+	}
+	if got := e.offloadedLedgers(t, topic); !slices.Equal(got, offloaded) {
+		t.Errorf("the bystander's offloaded ledgers changed from %v to %v", offloaded, got)
+	}
+	if after := e.record(t, ctx, topic); !reflect.DeepEqual(after, recordBefore) {
+		b1, _ := json.Marshal(recordBefore)
+		b2, _ := json.Marshal(after)
+		t.Errorf("the bystander's record changed:\n%s\n%s", b1, b2)
+	}
+	if t.Failed() {
+		return
+	}
+	readBackEverything(t, ctx, c, e.adm, topic, payloads, ids, tieredLedgerEntries+1)
+
+	// Refused at start: an unknown driver, an S3 driver without a bucket.
+	for _, args := range [][]string{
+		{"--offload-driver", "tape-robot"},
+		{"--offload-driver", "s3", "--offload-s3-endpoint", e.gw.Endpoint},
+	} {
+		dir := t.TempDir()
+		full := append([]string{"standalone", "--data-dir", dir, "--listen", harness.FreePort(t), "--http", harness.FreePort(t)}, args...)
+		out, code := harness.RunToExit(t, 30*time.Second, full...)
+		if code == 0 || !errContains(out, "offload") {
+			t.Errorf("strata %v: exit %d, output %q; want a refusal naming the offload setting", args, code, out)
+		}
+	}
+	// Offload off: the trigger answers 412 with a reason, the status NOT_RUN.
+	off := harness.StartStandalone(t, testDir(t), "--offload-driver", "none")
+	offTopic := uniqueTopic(t)
+	offIDs := produceLedgers(t, ctx, newClient(t, off.PulsarURL), offTopic, payloads[:2])
+	offEnv := &tieredEnv{httpURL: off.HTTPURL}
+	if code, body := offEnv.triggerOffload(t, offTopic, offIDs[1].LedgerID()+1); code != http.StatusPreconditionFailed || reasonOf(body) == "" {
+		t.Errorf("trigger with offload off: HTTP %d %s, want 412 with a reason", code, body)
 	}
 }

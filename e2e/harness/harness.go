@@ -57,15 +57,31 @@ func Binary(t testing.TB) string {
 	return builtBin
 }
 
-// FreePort returns a loopback address with a port that was free a moment ago.
+var (
+	portsMu sync.Mutex
+	ports   = map[string]bool{} // every address FreePort handed out in this process
+)
+
+// FreePort returns a loopback address with a port that was free a moment ago and that
+// FreePort has not returned before in this test binary: the kernel may hand a port just
+// released to the next bind, and a test taking several ports before its processes bind
+// them (etcd, Pulsar and HTTP of one standalone) must not get the same one twice.
 func FreePort(t testing.TB) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	portsMu.Lock()
+	defer portsMu.Unlock()
+	for {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		if !ports[addr] {
+			ports[addr] = true
+			return addr
+		}
 	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // Process is one running (or stopped) strata subcommand.

@@ -104,12 +104,23 @@ func goBin() (string, error) {
 	return filepath.Join(gopath, "bin"), nil
 }
 
-// Server is a running versitygw.
+// Server is a running versitygw. Stop and Restart model an S3 outage: the server goes
+// away and comes back on the same endpoint, over the same objects.
+//
+// A Server is driven from the test goroutine (Start, Stop, Restart).
 type Server struct {
 	Endpoint string // http://127.0.0.1:port or https://127.0.0.1:port
 	CAFile   string // PEM of the CA that signed the server's certificate; "" over HTTP
 	Root     string // the POSIX root: Root/<bucket>/<key> is an object's file
 
+	bin      string
+	port     int
+	certArgs []string
+	run      *run // the current process; a stopped one until Restart
+}
+
+// run is one versitygw process.
+type run struct {
 	cmd    *exec.Cmd
 	output *bytes.Buffer // what versitygw printed up to the banner, for failures
 	done   chan struct{} // closed when the output reader has seen EOF
@@ -135,12 +146,12 @@ func Start(t testing.TB, tls bool) *Server {
 		if err != nil {
 			t.Fatalf("s3test: %v", err)
 		}
-		s, err := start(bin, root, port, certArgs)
+		r, endpoint, err := start(bin, root, port, certArgs)
 		if err != nil {
 			lastErr = err
 			continue
 		}
-		s.CAFile = caFile
+		s := &Server{Endpoint: endpoint, CAFile: caFile, Root: root, bin: bin, port: port, certArgs: certArgs, run: r}
 		t.Cleanup(s.Stop)
 		return s
 	}
@@ -148,7 +159,26 @@ func Start(t testing.TB, tls bool) *Server {
 	return nil
 }
 
-func start(bin, root string, port int, certArgs []string) (*Server, error) {
+// Restart starts the server again after Stop (or kills and restarts a running one), on
+// the same port, over the same directory and with the same certificate, so clients
+// configured with Endpoint and CAFile reach it again.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.Stop()
+	// The port was free until a moment ago; another process taking it meanwhile fails
+	// the test rather than moving the endpoint under the clients' feet.
+	r, endpoint, err := start(s.bin, s.Root, s.port, s.certArgs)
+	if err != nil {
+		t.Fatalf("s3test: restarting versitygw on port %d: %v", s.port, err)
+	}
+	if endpoint != s.Endpoint {
+		r.kill()
+		t.Fatalf("s3test: versitygw came back on %s, not %s", endpoint, s.Endpoint)
+	}
+	s.run = r
+}
+
+func start(bin, root string, port int, certArgs []string) (*run, string, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	args := append([]string{"--port", addr, "--access", AccessKey, "--secret", SecretKey, "--region", Region}, certArgs...)
 	args = append(args, "posix", root)
@@ -157,16 +187,16 @@ func start(bin, root string, port int, certArgs []string) (*Server, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	pr, pw, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		pr.Close()
 		pw.Close()
-		return nil, err
+		return nil, "", err
 	}
 	pw.Close()
-	s := &Server{Root: root, cmd: cmd, output: new(bytes.Buffer), done: make(chan struct{})}
+	s := &run{cmd: cmd, output: new(bytes.Buffer), done: make(chan struct{})}
 	// Wait for the banner's URL line, which versitygw prints once it has bound the port,
 	// or for the output to end (the process exited).
 	ready := make(chan string, 1)
@@ -188,22 +218,53 @@ func start(bin, root string, port int, certArgs []string) (*Server, error) {
 	}()
 	select {
 	case u := <-ready:
-		s.Endpoint = u
-		return s, nil
+		// The banner may come before the listener accepts; a client's first request
+		// must not meet a refused connection (after Restart, the S3 client's retries
+		// may be spent on the outage).
+		if err := waitAccepting(addr, s.done); err != nil {
+			s.kill()
+			return nil, "", err
+		}
+		return s, u, nil
 	case <-s.done:
 		err := cmd.Wait()
-		return nil, fmt.Errorf("versitygw exited (%v):\n%s", err, s.output)
+		return nil, "", fmt.Errorf("versitygw exited (%v):\n%s", err, s.output)
 	}
 }
 
-// Stop kills the server and waits for it; the objects stay in Root. Stop is idempotent.
-func (s *Server) Stop() {
-	s.stop.Do(func() {
-		s.cmd.Process.Kill()
-		s.cmd.Wait()
-		<-s.done
+// waitAccepting returns once addr accepts a TCP connection, or fails when the process
+// exits (done) or 10 s pass. Polling a dial is the only way to see a listener from
+// outside the process.
+func waitAccepting(addr string, done <-chan struct{}) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("versitygw printed its banner but %s does not accept: %v", addr, err)
+		}
+		select {
+		case <-done:
+			return fmt.Errorf("versitygw exited after its banner")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// kill kills the process (SIGKILL: an outage, not a shutdown) and waits for it.
+func (r *run) kill() {
+	r.stop.Do(func() {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+		<-r.done
 	})
 }
+
+// Stop kills the server and waits for it; the objects stay in Root. Stop is idempotent.
+func (s *Server) Stop() { s.run.kill() }
 
 // NewBucket creates an empty bucket (a directory under Root) and returns its name.
 func (s *Server) NewBucket(t testing.TB) string {
